@@ -1,0 +1,46 @@
+# The two set-up commands of the README are `make serve` and `make test`; both create the
+# virtualenv and install what they need, and do nothing again that is already done.
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STORE  ?= var/store
+ARGS   ?=
+
+.PHONY: help serve test lint fix load bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-8s %s\n",$$1,$$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@touch $@
+
+load: $(VENV)/.installed  ## Load ontology/ and data/ into $(STORE) (unchanged files are skipped)
+	$(if $(wildcard ontology data),$(BIN)/kb --store $(STORE) load $(wildcard ontology data),@echo "no ontology/ or data/ to load")
+
+serve: load  ## Install, load the bundled data and serve on http://$(HOST):$(PORT)/
+	$(BIN)/kb --store $(STORE) serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test  ## Install with the test extras and run the whole suite (ARGS=… for pytest)
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(VENV)/.installed-test  ## Check style with ruff
+	$(BIN)/ruff check kb api tests $(wildcard bench)
+
+fix: $(VENV)/.installed-test  ## Apply ruff's fixes
+	$(BIN)/ruff check --fix kb api tests $(wildcard bench)
+
+bench: $(VENV)/.installed-test  ## Run the benchmarks (see bench/README.md)
+	$(BIN)/python -m bench $(ARGS)
+
+clean:  ## Remove the virtualenv and the store
+	rm -rf $(VENV) var

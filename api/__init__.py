@@ -1,0 +1,1 @@
+"""The HTTP edge of medsupply-kb: a FastAPI application over ``kb``."""

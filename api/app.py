@@ -1,0 +1,42 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import KB
+from api.errors import install_error_handlers
+from api.routers import sparql
+from kb.settings import Settings
+from kb.store import KnowledgeBase
+
+
+def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app serving ``kb``. The caller owns ``kb`` and closes it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(title="medsupply-kb", version="0.1.0", lifespan=lifespan,
+                  description="SPARQL and graph views over the medical-supply trade KB.")
+    app.state.kb = kb
+    app.state.settings = settings or kb.settings
+    install_error_handlers(app)
+    app.include_router(sparql.router)
+
+    @app.get("/health", tags=["meta"])
+    def health(kb: KB) -> dict[str, object]:
+        """Liveness, and how much the store holds."""
+        return {"ok": True, "store": kb.backend.location, "triples": len(kb),
+                "graphs": len(kb.graphs())}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory api.app:app_from_env``: settings from ``KB_*`` variables."""
+    return create_app(KnowledgeBase(Settings.from_env()))

@@ -1,0 +1,50 @@
+"""One JSON error shape for every error the API reports, and the KbError -> status table."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from kb import errors
+
+#: Most specific class first.
+STATUS_FOR: list[tuple[type[errors.KbError], int]] = [
+    (errors.QueryRefused, 400),
+    (errors.QueryError, 400),
+    (errors.LoadError, 400),
+    (errors.NotFound, 404),
+    (errors.InvalidParameter, 422),
+    (errors.ValidationFailed, 422),
+    (errors.QueryTimeout, 503),
+    (errors.StoreError, 503),
+]
+
+
+def status_for(exc: errors.KbError) -> int:
+    for cls, status in STATUS_FOR:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_body(exc: errors.KbError, status: int) -> dict[str, object]:
+    """``{"ok": false, "status": …, "error": message, "type": class name}`` plus ``line``
+    and ``column`` when the error has a position."""
+    body: dict[str, object] = {"ok": False, "status": status, "error": str(exc),
+                               "type": type(exc).__name__}
+    for attr in ("line", "column"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            body[attr] = value
+    return body
+
+
+async def kb_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.KbError)
+    status = status_for(exc)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(error_body(exc, status), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.KbError, kb_error_handler)

@@ -1,0 +1,332 @@
+"""The ``kb`` command line: thin adapters over the library, errors mapped to exit codes.
+
+Exit codes: 0 success; 1 a ``KbError`` (bad input, refused query, store problem) or a
+failed check; 2 a usage error (click's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import pyoxigraph as ox
+
+from kb.errors import KbError
+from kb.namespaces import PREFIXES
+from kb.settings import DEFAULT_STORE, Settings
+from kb.store import KnowledgeBase
+
+RESULT_CHOICES = ["table", "json", "csv", "tsv", "xml", "turtle", "nt", "jsonld", "rdfxml",
+                  "trig", "nq"]
+EXPORT_CHOICES = ["trig", "nq", "ttl", "nt", "jsonld", "rdfxml"]
+
+
+def _fail_on_kb_error(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a KbError into ``Error: message`` on stderr and exit code 1 (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KbError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper
+
+
+class _Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @contextlib.contextmanager
+    def kb(self) -> Iterator[KnowledgeBase]:
+        kb = KnowledgeBase(self.settings)
+        try:
+            yield kb
+        finally:
+            kb.close()
+
+
+pass_context = click.make_pass_decorator(_Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="medsupply-kb")
+@click.option("--store", metavar="LOC", envvar="KB_STORE", show_envvar=True,
+              help=f"Folder of the on-disk store (default {DEFAULT_STORE}), 'memory', or the "
+                   "http(s):// URL of a SPARQL 1.1 query endpoint.")
+@click.option("--update-url", metavar="URL", envvar="KB_UPDATE_URL", show_envvar=True,
+              help="SPARQL 1.1 update endpoint of a remote store, where it differs.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Host that SERVICE, LOAD and JSON-LD contexts may reach (repeatable; "
+                   "also KB_ALLOW_HOSTS, comma-separated). None by default.")
+@click.pass_context
+@_fail_on_kb_error
+def cli(ctx: click.Context, store: str | None, update_url: str | None,
+        allow_hosts: tuple[str, ...]) -> None:
+    """medsupply-kb: a knowledge base of the trade in medical supplies during COVID-19.
+
+    \b
+        kb load ontology data
+        kb query 'SELECT ?c (COUNT(*) AS ?n) WHERE { ?s a ?c } GROUP BY ?c'
+        kb serve
+    """
+    settings = Settings.from_env(store=store, update_url=update_url,
+                                 allow_hosts=allow_hosts or None)
+    ctx.obj = _Context(settings)
+
+
+def _read_text(value: str, what: str) -> str:
+    """The text itself, or the content of the file named after ``@``; ``-`` reads stdin."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as e:
+            message = f"Cannot read the {what} file {path}: {e.strerror}"
+            raise click.ClickException(message) from None
+    return value
+
+
+def _rich_progress() -> tuple[contextlib.AbstractContextManager[Any], Callable[[str, int], Callable[[int], None]]]:  # noqa: E501
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                        TransferSpeedColumn(), TimeRemainingColumn(), transient=True)
+
+    def factory(label: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(f"Loading {label}", total=total)
+        return lambda n: progress.advance(task, n)
+
+    return progress, factory
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--graph", metavar="IRI", help="Named graph for the triples of non-quad files.")
+@click.option("--format", "format_", metavar="FORMAT",
+              help="Format of every file (ttl, nt, nq, trig, jsonld, rdfxml, n3); "
+                   "default: from each extension.")
+@click.option("--force", is_flag=True, help="Reload files whose content has not changed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@pass_context
+@_fail_on_kb_error
+def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str | None,
+         force: bool, quiet: bool) -> None:
+    """Load RDF files and folders, all or nothing.
+
+    TriG and N-Quads keep their graphs; any other file goes into a named graph of its own
+    (or --graph). A file loaded again replaces what it loaded before; an unchanged file is
+    skipped.
+
+    \b
+        kb load data/
+        kb load shipments.nt --graph https://example.org/graph/shipments
+    """
+    show = not quiet and sys.stderr.isatty()
+    bar, factory = _rich_progress() if show else (contextlib.nullcontext(), None)
+    with obj.kb() as kb, bar:
+        report = kb.load(paths, graph=graph, format=format_, force=force, progress=factory)
+    if not quiet:
+        graphs = {g for f in report.loaded for g in f.graphs}
+        loaded = sum(f.triples for f in report.loaded)
+        message = (f"Loaded {loaded:,} triples from {len(report.loaded)} file(s) "
+                   f"into {len(graphs)} graph(s)")
+        if report.skipped:
+            message += f"; {len(report.skipped)} unchanged file(s) skipped"
+        click.echo(message + ".", err=True)
+
+
+@cli.command()
+@click.argument("query_text", metavar="QUERY|@FILE.rq|-")
+@click.option("-f", "--format", "format_", type=click.Choice(RESULT_CHOICES),
+              help="Output format; default: a table on a terminal, else JSON for SELECT/ASK "
+                   "and Turtle for CONSTRUCT/DESCRIBE.")
+@click.option("--graph", "graphs", multiple=True, metavar="IRI",
+              help="Use only this named graph as the default graph (repeatable).")
+@pass_context
+@_fail_on_kb_error
+def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str, ...]) -> None:
+    """Run a SPARQL query and print the result.
+
+    \b
+        kb query 'SELECT * WHERE { ?s ?p ?o } LIMIT 5'
+        kb query @ontology/competency/q01.rq --format csv
+    """
+    text = _read_text(query_text, "query")
+    fmt = format_ or ("table" if sys.stdout.isatty() else None)
+    with obj.kb() as kb:
+        default_graph = list(graphs) or None
+        if fmt == "table":
+            _print_table(kb, text, default_graph)
+            return
+        graph_names = ("turtle", "nt", "jsonld", "rdfxml", "trig", "nq")
+
+        def choose(kind: str) -> str:
+            if fmt is None:
+                return "turtle" if kind == "graph" else "json"
+            if kind != "graph" and fmt in graph_names:
+                raise click.ClickException(
+                    f"--format {fmt} is for CONSTRUCT/DESCRIBE; use json, csv, tsv, xml or table")
+            if kind == "graph" and fmt in ("json", "csv", "tsv"):
+                raise click.ClickException(
+                    f"--format {fmt} is for SELECT/ASK; use turtle, nt, jsonld, rdfxml or table")
+            return fmt
+
+        result = kb.query(text, format=choose, default_graph=default_graph)
+    sys.stdout.buffer.write(result.data)
+    sys.stdout.flush()
+
+
+def _short_iri(text: str) -> str:
+    """``prefix:local`` where a known prefix fits, else ``<iri>``."""
+    for prefix, iri in PREFIXES.items():
+        if text.startswith(iri) and "/" not in text[len(iri):]:
+            return f"{prefix}:{text[len(iri):]}"
+    return f"<{text}>"
+
+
+def _print_table(kb: KnowledgeBase, text: str, default_graph: list[str] | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def tabulate(raw: Any) -> Table | bool:
+        if isinstance(raw, ox.QueryBoolean):
+            return bool(raw)
+        if isinstance(raw, ox.QuerySolutions):
+            names = [v.value for v in raw.variables]
+            table = Table(*names)
+            for solution in raw:
+                table.add_row(*(_cell(solution[n]) for n in names))
+            return table
+        table = Table("subject", "predicate", "object")
+        for t in raw:
+            table.add_row(_cell(t.subject), _cell(t.predicate), _cell(t.object))
+        return table
+
+    answer = kb.run(text, tabulate, default_graph=default_graph)
+    console = Console()
+    if isinstance(answer, bool):
+        console.print("yes" if answer else "no")
+        return
+    console.print(answer)
+    console.print(f"{answer.row_count} row(s)", style="dim")
+
+
+def _cell(term: Any) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        return _short_iri(term.value)
+    if isinstance(term, ox.Literal):
+        return term.value
+    return str(term)
+
+
+@cli.command()
+@click.argument("update_text", metavar="UPDATE|@FILE.ru|-")
+@pass_context
+@_fail_on_kb_error
+def update(obj: _Context, update_text: str) -> None:
+    """Run a SPARQL Update atomically: if any part fails, nothing changes.
+
+    \b
+        kb update 'DROP GRAPH <https://w3id.org/medsupply-kb/graph/file/old.ttl>'
+    """
+    with obj.kb() as kb:
+        kb.update(_read_text(update_text, "update"))
+    click.echo("Update applied.", err=True)
+
+
+@cli.command()
+@click.option("-f", "--format", "format_", type=click.Choice(EXPORT_CHOICES), default="trig",
+              show_default=True, help="RDF format; ttl, nt, jsonld and rdfxml need --graph.")
+@click.option("--graph", metavar="IRI", help="Export only this named graph.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_context
+@_fail_on_kb_error
+def export(obj: _Context, format_: str, graph: str | None, output: Path | None) -> None:
+    """Dump the dataset (TriG, N-Quads) or one graph (any format).
+
+    \b
+        kb export -o dump.trig
+        kb export --format ttl --graph https://w3id.org/medsupply-kb/graph/ontology
+    """
+    with obj.kb() as kb:
+        if output is None:
+            kb.dump(format_, graph=graph, output=sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            tmp = output.with_name(output.name + ".partial")
+            with tmp.open("wb") as f:
+                kb.dump(format_, graph=graph, output=f)
+            tmp.replace(output)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--top", default=15, show_default=True, help="How many classes and properties.")
+@pass_context
+@_fail_on_kb_error
+def stats(obj: _Context, as_json: bool, top: int) -> None:
+    """Triples per graph, and the most used classes and properties."""
+    with obj.kb() as kb:
+        s = kb.stats()
+    if as_json:
+        click.echo(json.dumps({
+            "store": obj.settings.store,
+            "triples": s.triples,
+            "graphs": {g.graph: g.triples for g in s.graphs},
+            "classes": dict(s.classes[:top]),
+            "properties": dict(s.properties[:top]),
+        }, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    graphs = Table("graph", "triples", title=f"{s.triples:,} triples in {obj.settings.store}")
+    for g in s.graphs:
+        graphs.add_row(g.graph, f"{g.triples:,}")
+    console.print(graphs)
+    for title, items in (("classes", s.classes), ("properties", s.properties)):
+        table = Table(title, "count", title=f"{len(items)} {title}")
+        for iri, n in items[:top]:
+            table.add_row(_short_iri(iri), f"{n:,}")
+        console.print(table)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@pass_context
+@_fail_on_kb_error
+def serve(obj: _Context, host: str, port: int) -> None:
+    """Serve the SPARQL endpoint, the pages and the API over HTTP."""
+    import uvicorn
+
+    from api.app import create_app  # the one place kb reaches into api (an optional edge)
+
+    kb = KnowledgeBase(obj.settings)
+    try:
+        click.echo(f"Serving {obj.settings.store} on http://{host}:{port}/", err=True)
+        uvicorn.run(create_app(kb), host=host, port=port, log_level="info",
+                    timeout_graceful_shutdown=5)
+    finally:
+        kb.close()

@@ -1,0 +1,65 @@
+"""Settings: everything kb needs to know, declared once and passed in explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+from kb.errors import InvalidParameter
+
+DEFAULT_STORE = "var/store"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of a knowledge base and its server.
+
+    Every field can be set from the environment by ``Settings.from_env`` with the
+    variable named in its metadata.
+    """
+
+    store: str = field(default=DEFAULT_STORE, metadata={"env": "KB_STORE", "help":
+        "where the data lives: a folder (Oxigraph on disk), 'memory', or an http(s):// "
+        "SPARQL 1.1 query endpoint"})
+    update_url: str | None = field(default=None, metadata={"env": "KB_UPDATE_URL", "help":
+        "SPARQL 1.1 update endpoint of a remote store, where it differs from the query one"})
+    allow_hosts: tuple[str, ...] = field(default=(), metadata={"env": "KB_ALLOW_HOSTS", "help":
+        "comma-separated hosts that SERVICE, LOAD and remote FROM may reach (none by default)"})
+    query_timeout: float = field(default=30.0, metadata={"env": "KB_QUERY_TIMEOUT", "help":
+        "seconds a query may run in the server before it is stopped"})
+    max_query_bytes: int = field(default=32 * 1024, metadata={"env": "KB_MAX_QUERY_BYTES",
+        "help": "longest accepted query text, in bytes"})
+    max_update_bytes: int = field(default=1024 * 1024, metadata={"env": "KB_MAX_UPDATE_BYTES",
+        "help": "longest accepted update text, in bytes (bulk data goes through kb load)"})
+    max_body_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "KB_MAX_BODY_BYTES",
+        "help": "largest accepted HTTP request body, in bytes"})
+    max_rows: int = field(default=10_000, metadata={"env": "KB_MAX_ROWS", "help":
+        "most rows a SELECT answer holds in pages and JSON views of the server"})
+    update_token: str | None = field(default=None, metadata={"env": "KB_UPDATE_TOKEN", "help":
+        "bearer token that turns on writes over HTTP (off when unset)"})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``KB_*`` environment variables; keyword overrides win when not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, f.metadata["env"], raw, f.type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _convert(name: str, env: str, raw: str, type_: object) -> object:
+    try:
+        if type_ in ("int", int):
+            return int(raw)
+        if type_ in ("float", float):
+            return float(raw)
+        if "tuple" in str(type_):
+            return tuple(h.strip() for h in raw.split(",") if h.strip())
+    except ValueError:
+        raise InvalidParameter(env, f"{raw!r} is not a valid value for {name}") from None
+    return raw

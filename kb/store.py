@@ -1,0 +1,421 @@
+"""The knowledge base: one object over the store, whatever the backend.
+
+>>> kb = KnowledgeBase.open("memory")
+>>> kb.update("INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> 'c' } }")
+>>> [str(row["o"]) for row in kb.select("SELECT ?o WHERE { ?s ?p ?o }")]
+['c']
+>>> kb.close()
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypeVar
+
+import pyoxigraph as ox
+from rdflib import Dataset, Graph
+from rdflib.term import Node
+
+from kb import safety
+from kb.backends import OxigraphBackend, RemoteBackend
+from kb.errors import InvalidParameter, QueryError, QueryRefused
+from kb.formats import rdf_format, results_format
+from kb.namespaces import BASE
+from kb.settings import Settings
+from kb.terms import to_ox, to_rdflib
+
+T = TypeVar("T")
+
+#: pyoxigraph runs on the calling thread's stack and has no depth limit of its own: a few
+#: thousand nested brackets in a query overflow an 8 MB stack and kill the process. Every
+#: call into it runs on a thread with this much stack (only touched pages are committed).
+ENGINE_STACK_BYTES = 256 * 1024 * 1024
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def run_in_engine_thread(fn: Callable[..., T], /, *args: object, **kwargs: object) -> T:
+    """Run ``fn`` on a worker thread with a large stack and return its result."""
+    global _executor
+    with _executor_lock:
+        previous = threading.stack_size(ENGINE_STACK_BYTES)
+        try:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="kb-engine")
+            future = _executor.submit(fn, *args, **kwargs)
+        finally:
+            threading.stack_size(previous)
+    return future.result()
+
+
+Row = dict[str, Node]
+
+FormatChoice = str | ox.QueryResultsFormat | ox.RdfFormat | Callable[[str], object] | None
+
+
+def result_kind(raw: object) -> str:
+    """``select``, ``ask`` or ``graph`` for an engine result."""
+    if isinstance(raw, ox.QueryBoolean):
+        return "ask"
+    if isinstance(raw, ox.QuerySolutions):
+        return "select"
+    return "graph"
+
+
+def _resolve_format(kind: str, choice: FormatChoice) -> ox.QueryResultsFormat | ox.RdfFormat:
+    if callable(choice) and not isinstance(choice, ox.QueryResultsFormat | ox.RdfFormat):
+        choice = choice(kind)  # type: ignore[assignment]
+    if choice is None:
+        return ox.RdfFormat.N_TRIPLES if kind == "graph" else ox.QueryResultsFormat.JSON
+    if isinstance(choice, ox.QueryResultsFormat | ox.RdfFormat):
+        return choice
+    return rdf_format(str(choice)) if kind == "graph" else results_format(str(choice))
+
+
+@dataclass(frozen=True)
+class Result:
+    """A query answer serialized by the engine: ``kind`` is select, ask or graph."""
+
+    kind: str
+    format: ox.QueryResultsFormat | ox.RdfFormat
+    data: bytes
+
+    @property
+    def media_type(self) -> str:
+        return self.format.media_type
+
+
+def _rows(raw: object) -> list[Row]:
+    if not isinstance(raw, ox.QuerySolutions):
+        raise QueryError(f"a SELECT query is needed here; this is {result_kind(raw)}")
+    names = [v.value for v in raw.variables]
+    return [
+        {name: to_rdflib(value) for name in names if (value := solution[name]) is not None}
+        for solution in raw
+    ]
+
+
+def _boolean(raw: object) -> bool:
+    if not isinstance(raw, ox.QueryBoolean):
+        raise QueryError(f"an ASK query is needed here; this is {result_kind(raw)}")
+    return bool(raw)
+
+
+def _graph(raw: object) -> Graph:
+    if result_kind(raw) != "graph":
+        raise QueryError(f"a CONSTRUCT or DESCRIBE query is needed; this is {result_kind(raw)}")
+    g = Graph()
+    for t in raw:  # type: ignore[attr-defined]
+        g.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))  # type: ignore[arg-type]
+    return g
+
+
+@dataclass(frozen=True)
+class GraphCount:
+    graph: str
+    triples: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    triples: int
+    graphs: list[GraphCount]
+    classes: list[tuple[str, int]]
+    properties: list[tuple[str, int]]
+
+
+STATS_GRAPHS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
+STATS_CLASSES = (
+    "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY DESC(?n) ?c"
+)
+STATS_PROPERTIES = "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY DESC(?n) ?p"
+
+
+class KnowledgeBase:
+    """The knowledge base over one backend, chosen by ``settings.store``:
+
+    * a folder path: Oxigraph on disk (created when missing);
+    * ``"memory"``: Oxigraph in memory;
+    * an ``http(s)://`` URL: a remote SPARQL 1.1 endpoint (``settings.update_url`` for its
+      update endpoint where it differs).
+
+    Queries see the union of the named graphs as their default graph. Every write goes
+    through this object, which bumps ``generation`` so that views can cache per version.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        location = self.settings.store
+        if location == "memory":
+            self.backend: OxigraphBackend | RemoteBackend = OxigraphBackend(None)
+        elif location.startswith(("http://", "https://")):
+            self.backend = RemoteBackend(location, self.settings.update_url)
+        else:
+            self.backend = OxigraphBackend(Path(location))
+        self.generation = 0
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, store: str = "memory", **settings: object) -> KnowledgeBase:
+        """A knowledge base at ``store`` (folder, ``memory`` or URL); other keywords are
+        ``Settings`` fields."""
+        return cls(Settings(store=store, **settings))  # type: ignore[arg-type]
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush and release the store (the on-disk store can then be opened elsewhere)."""
+        if getattr(self, "backend", None) is not None:
+            self.backend.close()
+            self.backend = None  # type: ignore[assignment]
+
+    @property
+    def is_local(self) -> bool:
+        """True for the Oxigraph backends (on disk or in memory)."""
+        return isinstance(self.backend, OxigraphBackend)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def check_query(self, sparql: str, *, kind: str = "query") -> safety.SparqlScan:
+        """Refuse a query or update that must not run (see ``kb.safety.check_sparql``), and
+        FROM/USING clauses that name neither a graph of this store nor an allowed host."""
+        limit = self.settings.max_query_bytes if kind == "query" else self.settings.max_update_bytes
+        scan = safety.check_sparql(
+            sparql, max_bytes=limit, allow_hosts=self.settings.allow_hosts, kind=kind
+        )
+        if scan.dataset_iris:
+            local = set(self.graphs())
+            for iri in scan.dataset_iris:
+                if iri not in local and not iri.startswith(BASE) and not safety.host_allowed(
+                    iri, self.settings.allow_hosts
+                ):
+                    raise QueryRefused(
+                        f"<{iri}> names no graph of this knowledge base, and remote graphs "
+                        "are not fetched unless the host is allow-listed; list the graphs "
+                        "with `kb stats`"
+                    )
+        return scan
+
+    def run(
+        self,
+        sparql: str,
+        consume: Callable[[object], T],
+        *,
+        default_graph: list[str] | None = None,
+        named_graphs: list[str] | None = None,
+        bindings: Mapping[str, Node | ox.NamedNode | ox.Literal] | None = None,
+    ) -> T:
+        """Run a SPARQL query and hand the engine's result to ``consume``, on the engine
+        thread that ran it (pyoxigraph results may not cross threads), returning what
+        ``consume`` returns. The default graph is the union of all named graphs unless
+        ``default_graph`` lists the graphs to use. ``bindings`` bind variables to terms
+        (never spliced into the query text).
+
+        Raises:
+            QueryRefused: the query asks for remote data or is too large or too deep.
+            QueryError: the query does not parse (with line and column) or fails.
+        """
+        self.check_query(sparql)
+        if bindings:
+            sparql = bind_values(sparql, bindings)
+
+        def job() -> T:
+            raw = self.backend.query(sparql, default_graph=default_graph,
+                                     named_graphs=named_graphs)
+            try:
+                return consume(raw)
+            except BaseException as e:
+                # The traceback's frames hold the result, which must not be released on
+                # another thread (pyoxigraph results are bound to the thread that made them).
+                traceback.clear_frames(e.__traceback__)
+                raise
+            finally:
+                del raw
+
+        try:
+            return run_in_engine_thread(job)
+        except SyntaxError as e:
+            raise _query_error(e) from None
+        except (OSError, RuntimeError, ValueError, TypeError) as e:
+            raise QueryError(f"The query failed: {e}") from e
+
+    def query(self, sparql: str, *, format: FormatChoice = None, **options: object) -> Result:
+        """Run a query and serialize its answer with the engine (no per-row Python).
+
+        ``format`` is a format name or object, or a function from the result kind
+        (select, ask, graph) to one, for content negotiation; by default SPARQL JSON for
+        SELECT/ASK and N-Triples for CONSTRUCT/DESCRIBE. Other options are ``run``'s.
+        """
+
+        def serialize(raw: object) -> Result:
+            kind = result_kind(raw)
+            fmt = _resolve_format(kind, format)
+            if kind == "graph" and not isinstance(fmt, ox.RdfFormat):
+                raise InvalidParameter("format", f"{fmt.name} is for SELECT/ASK results")
+            if kind != "graph" and not isinstance(fmt, ox.QueryResultsFormat):
+                raise InvalidParameter("format", f"{fmt.name} is for CONSTRUCT/DESCRIBE")
+            return Result(kind, fmt, raw.serialize(format=fmt))  # type: ignore[attr-defined]
+
+        return self.run(sparql, serialize, **options)  # type: ignore[arg-type]
+
+    def select(self, sparql: str, **bindings: Node) -> list[Row]:
+        """SELECT rows as dicts of rdflib terms (unbound variables left out)."""
+        return self.run(sparql, _rows, bindings=bindings)
+
+    def ask(self, sparql: str, **bindings: Node) -> bool:
+        return self.run(sparql, _boolean, bindings=bindings)
+
+    def construct(self, sparql: str, **bindings: Node) -> Graph:
+        """CONSTRUCT or DESCRIBE triples as an rdflib Graph."""
+        return self.run(sparql, _graph, bindings=bindings)
+
+    def graphs(self) -> list[str]:
+        """The IRIs of the named graphs, sorted."""
+        return run_in_engine_thread(self.backend.named_graphs)
+
+    def __len__(self) -> int:
+        rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return int(rows[0]["n"])  # type: ignore[call-overload]
+
+    def stats(self) -> Stats:
+        """Triples per graph, and the most used classes and properties."""
+        graphs = [GraphCount(str(r["g"]), int(r["n"])) for r in self.select(STATS_GRAPHS)]  # type: ignore[call-overload]
+        classes = [(str(r["c"]), int(r["n"])) for r in self.select(STATS_CLASSES)]  # type: ignore[call-overload]
+        props = [(str(r["p"]), int(r["n"])) for r in self.select(STATS_PROPERTIES)]  # type: ignore[call-overload]
+        return Stats(sum(g.triples for g in graphs), graphs, classes, props)
+
+    def dump(
+        self, format: str | ox.RdfFormat = "trig", *, graph: str | None = None,
+        output: IO[bytes] | None = None,
+    ) -> bytes:
+        """Serialize the dataset (graphs kept: TriG, N-Quads) or one graph (any format).
+
+        Raises:
+            InvalidParameter: a triple format was asked for the whole dataset.
+        """
+        fmt = format if isinstance(format, ox.RdfFormat) else rdf_format(format)
+        if graph is None and not fmt.supports_datasets:
+            raise InvalidParameter(
+                "format", f"{fmt.name} holds one graph, but the dataset has named graphs: "
+                "use TriG or N-Quads for the whole dataset, or pick a graph"
+            )
+        return run_in_engine_thread(self.backend.dump, output, fmt, graph)
+
+    def graph(self, iri: str | None = None) -> Graph:
+        """An rdflib copy of one named graph, or of the union of all graphs."""
+        return self.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", _graph,
+                        default_graph=[iri] if iri is not None else None)
+
+    def dataset(self) -> Dataset:
+        """An rdflib copy of the whole dataset, one rdflib graph per named graph."""
+        ds = Dataset()
+        data = self.dump("nq")
+        ds.parse(data=data, format="nquads")
+        return ds
+
+    # --- writing --------------------------------------------------------------------------
+
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL Update atomically: on any error nothing changes.
+
+        Raises:
+            QueryRefused: the update uses LOAD or SERVICE to a host not allow-listed.
+            QueryError: the update does not parse or fails.
+        """
+        self.check_query(sparql, kind="update")
+        with self._write_lock:
+            try:
+                run_in_engine_thread(self.backend.update, sparql)
+            except SyntaxError as e:
+                raise _query_error(e, kind="update") from None
+            except (OSError, RuntimeError, ValueError) as e:
+                raise QueryError(f"The update failed and changed nothing: {e}") from e
+            finally:
+                self.generation += 1
+
+    def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
+        """Add quads in one atomic step, after running the update ``before`` (used to clear
+        the graphs being replaced). An exception raised while ``quads`` is read adds
+        nothing."""
+        with self._write_lock:
+            try:
+                run_in_engine_thread(self.backend.write, quads, before=before)
+            finally:
+                self.generation += 1
+
+    def replace_graph(self, iri: str, triples: Iterable[tuple[Node, Node, Node]]) -> int:
+        """Replace the content of graph ``iri`` with rdflib ``triples``; returns the count."""
+        g = ox.NamedNode(iri)
+        count = 0
+
+        def quads() -> Iterator[ox.Quad]:
+            nonlocal count
+            for s, p, o in triples:
+                count += 1
+                yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), g)  # type: ignore[arg-type]
+
+        self.write(quads(), before=f"DROP SILENT GRAPH <{iri}>")
+        return count
+
+    def load(self, paths: Iterable[str | Path], **options: object):
+        """Load files or folders; see ``kb.load.load_paths``."""
+        from kb.load import load_paths
+
+        return load_paths(self, paths, **options)  # type: ignore[arg-type]
+
+
+def bind_values(sparql: str, bindings: Mapping[str, object]) -> str:
+    """``sparql`` with a trailing ``VALUES`` block binding each variable to a term.
+
+    Terms are checked and written by pyoxigraph, so nothing user-supplied is spliced in as
+    text (an IRI containing ``>`` is refused, not inserted).
+
+    >>> bind_values("SELECT * WHERE { ?s ?p ?o }", {"s": ox.NamedNode("http://ex.org/a")})
+    'SELECT * WHERE { ?s ?p ?o }\nVALUES (?s) { (<http://ex.org/a>) }'
+    """
+    names, terms = [], []
+    for name, value in bindings.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InvalidParameter(name, "not a SPARQL variable name")
+        if not isinstance(value, ox.NamedNode | ox.Literal | ox.BlankNode):
+            try:
+                value = to_ox(value)  # type: ignore[arg-type]
+            except ValueError as e:
+                raise InvalidParameter(name, f"{value!s} is not a valid RDF term: {e}") from None
+        names.append(f"?{name}")
+        terms.append(str(value))
+    return f"{sparql}\nVALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
+
+
+def _query_error(e: SyntaxError, *, kind: str = "query") -> QueryError:
+    message = str(e.msg if e.msg else e)
+    line = e.lineno
+    column = e.offset
+    if line is None:
+        # pyoxigraph's SPARQL parser reports "error at LINE:COLUMN: …"
+        m = re.search(r"at (\d+):(\d+)", message)
+        if m:
+            line, column = int(m.group(1)), int(m.group(2))
+    if "expected one of" in message:  # pyoxigraph lists every token it would take
+        head, _, options = message.partition("expected one of")
+        choices = [c.strip() for c in options.split(",")]
+        shown = ", ".join(choices[:8])
+        more = f" (or {len(choices) - 8} more)" if len(choices) > 8 else ""
+        message = f"{head}expected one of {shown}{more}"
+    message = re.sub(r"^error at \d+:\d+: ", "", message)
+    where = f" at line {line}, column {column}" if line is not None else ""
+    return QueryError(f"SPARQL {kind} syntax error{where}: {message}", line=line, column=column)
+
+
+__all__ = ["KnowledgeBase", "Result", "Row", "Stats", "run_in_engine_thread"]

@@ -1,0 +1,201 @@
+"""Loading files: formats, graphs, replacement, all-or-nothing, and refused inputs."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kb import KnowledgeBase, LoadError
+from kb.namespaces import GRAPH, LOADS_GRAPH
+from tests.conftest import DATA
+
+EX = "http://example.org/"
+
+
+def graph_sizes(kb: KnowledgeBase) -> dict[str, int]:
+    return {g.graph: g.triples for g in kb.stats().graphs if g.graph != str(LOADS_GRAPH)}
+
+
+@pytest.mark.parametrize("name, triples", [
+    ("people.ttl", 5), ("shipments.nt", 3), ("thing.jsonld", 1), ("thing.rdf", 1),
+])
+def test_each_triple_format_goes_into_a_graph_of_its_own(
+    memory_kb: KnowledgeBase, name: str, triples: int
+) -> None:
+    report = memory_kb.load([DATA / name])
+    assert report.triples == triples
+    assert graph_sizes(memory_kb) == {f"{GRAPH}file/{name}": triples}
+
+
+def test_trig_keeps_its_graphs_and_default_graph_goes_to_the_file_graph(
+    memory_kb: KnowledgeBase,
+) -> None:
+    memory_kb.load([DATA / "graphs.trig"])
+    assert graph_sizes(memory_kb) == {
+        f"{EX}g1": 1, f"{EX}g2": 2, f"{GRAPH}file/graphs.trig": 1,
+    }
+
+
+def test_graph_option_and_format_option(memory_kb: KnowledgeBase, tmp_path: Path) -> None:
+    odd = tmp_path / "people.data"
+    odd.write_bytes((DATA / "people.ttl").read_bytes())
+    with pytest.raises(LoadError, match="not an RDF file extension"):
+        memory_kb.load([odd])
+    memory_kb.load([odd], format="ttl", graph=f"{EX}people")
+    assert graph_sizes(memory_kb) == {f"{EX}people": 5}
+
+
+def test_load_is_recorded_with_provenance(memory_kb: KnowledgeBase) -> None:
+    memory_kb.load([DATA / "people.ttl"])
+    rows = memory_kb.select(f"""
+        PREFIX dcterms: <http://purl.org/dc/terms/>
+        PREFIX void: <http://rdfs.org/ns/void#>
+        PREFIX prov: <http://www.w3.org/ns/prov#>
+        SELECT ?label ?n ?when ?hash WHERE {{ GRAPH <{LOADS_GRAPH}> {{
+          <{GRAPH}file/people.ttl> dcterms:source ?file ; void:triples ?n .
+          ?file dcterms:title ?label ;
+                prov:generatedAtTime ?when ; dcterms:identifier ?hash . }} }}""")
+    assert len(rows) == 1
+    assert str(rows[0]["label"]) == "people.ttl" and int(rows[0]["n"]) == 5
+    assert str(rows[0]["hash"]).startswith("sha256:")
+
+
+def test_loading_again_replaces_instead_of_duplicating(memory_kb: KnowledgeBase,
+                                                       tmp_path: Path) -> None:
+    copy = tmp_path / "graphs.trig"
+    copy.write_bytes((DATA / "graphs.trig").read_bytes())
+    memory_kb.load([copy])
+    first = memory_kb.load([copy])
+    assert [f.skipped for f in first.files] == [True]  # unchanged: nothing to do
+    forced = memory_kb.load([copy], force=True)
+    assert forced.triples == 4
+    assert graph_sizes(memory_kb)[f"{EX}g2"] == 2  # blank nodes not duplicated
+    copy.write_text("@prefix ex: <http://example.org/> .\nex:g1 { ex:a ex:p ex:changed . }\n")
+    memory_kb.load([copy])
+    assert graph_sizes(memory_kb) == {f"{EX}g1": 1}  # g2 and the default part are gone
+    assert memory_kb.ask(f"ASK {{ <{EX}a> <{EX}p> <{EX}changed> }}")
+
+
+def test_syntax_error_names_file_line_column_and_adds_nothing(
+    memory_kb: KnowledgeBase,
+) -> None:
+    with pytest.raises(LoadError) as info:
+        memory_kb.load([DATA / "people.ttl", DATA / "broken.ttl"])
+    message = str(info.value)
+    assert "broken.ttl" in message and "line 6" in message and "column" in message
+    assert info.value.line == 6
+    assert len(memory_kb) == 0
+
+
+def test_failed_reload_keeps_the_previous_version(memory_kb: KnowledgeBase,
+                                                  tmp_path: Path) -> None:
+    f = tmp_path / "people.ttl"
+    f.write_bytes((DATA / "people.ttl").read_bytes())
+    memory_kb.load([f])
+    before = memory_kb.dump("nq")
+    f.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b .\n")
+    with pytest.raises(LoadError, match="line 2"):
+        memory_kb.load([f])
+    assert memory_kb.dump("nq") == before
+
+
+def test_folders_are_searched_for_rdf_files(memory_kb: KnowledgeBase, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "people.ttl").write_bytes((DATA / "people.ttl").read_bytes())
+    (tmp_path / "notes.md").write_text("# not RDF\n")
+    report = memory_kb.load([tmp_path])
+    assert [f.path.name for f in report.files] == ["people.ttl"]
+
+
+def test_missing_file(memory_kb: KnowledgeBase) -> None:
+    with pytest.raises(LoadError, match="no such file"):
+        memory_kb.load([DATA / "nothing-here.ttl"])
+
+
+# --- inputs that must not reach out or blow up ----------------------------------------------
+
+
+@pytest.fixture
+def canary() -> Iterator[tuple[str, list[str]]]:
+    """A loopback HTTP listener that records every request it gets (it must get none)."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/ld+json")
+            self.end_headers()
+            self.wfile.write(b'{"@context": {"name": "http://example.org/name"}}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_remote_jsonld_context_is_refused_unless_allowed(
+    tmp_path: Path, canary: tuple[str, list[str]]
+) -> None:
+    url, hits = canary
+    doc = tmp_path / "remote.jsonld"
+    doc.write_text(f'{{"@context": "{url}/ctx.jsonld", "@id": "{EX}x", "name": "X"}}')
+    with KnowledgeBase.open("memory") as kb, pytest.raises(LoadError, match="allow-listed"):
+        kb.load([doc])
+    assert hits == []
+    with KnowledgeBase.open("memory", allow_hosts=("127.0.0.1",)) as kb:
+        kb.load([doc])
+        assert kb.ask(f"ASK {{ <{EX}x> <{EX}name> 'X' }}")
+    assert hits == ["/ctx.jsonld"]
+
+
+def test_deeply_nested_jsonld_is_refused(memory_kb: KnowledgeBase, tmp_path: Path) -> None:
+    doc = tmp_path / "deep.jsonld"
+    doc.write_text('{"@id": "http://example.org/x", "http://example.org/p": ' * 5000
+                   + "1" + "}" * 5000)
+    with pytest.raises(LoadError, match="nested"):
+        memory_kb.load([doc])
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE rdf:RDF [
+ <!ENTITY a "lollollollollollollollollollol">
+ <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+ <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+]>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">
+  <rdf:Description rdf:about="http://example.org/x"><ex:p>&c;</ex:p></rdf:Description>
+</rdf:RDF>
+"""
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE rdf:RDF [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:ex="http://example.org/">
+  <rdf:Description rdf:about="http://example.org/x"><ex:p>&xxe;</ex:p></rdf:Description>
+</rdf:RDF>
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    (BILLION_LAUGHS, "nested entities"),
+    (XXE, "external or parameter entity"),
+    ("<?xml version='1.0'?>" + "<a>" * 1000 + "</a>" * 1000, "nested more than"),
+])
+def test_dangerous_rdfxml_is_refused_before_parsing(
+    memory_kb: KnowledgeBase, tmp_path: Path, text: str, message: str
+) -> None:
+    doc = tmp_path / "bomb.rdf"
+    doc.write_text(text)
+    with pytest.raises(LoadError, match=message) as info:
+        memory_kb.load([doc])
+    assert "bomb.rdf, line" in str(info.value)
+    assert len(memory_kb) == 0
