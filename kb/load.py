@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -85,6 +86,8 @@ class _Plan:
     previous_graphs: list[str]
     report: FileLoad
     data: bytes | None = None  # pre-read input (RDF/XML and JSON-LD are checked in memory)
+    drop: list[str] = field(default_factory=list)  # graphs to clear before loading
+    counts: Counter[str] | None = None  # triples per graph, when parsed beforehand
 
 
 def file_unit(path: Path) -> str:
@@ -173,16 +176,55 @@ def load_paths(
 
     for plan in plans:
         _preflight(plan, kb.settings.allow_hosts)
-    if any(plan.previous_graphs for plan in plans):
-        # Something will be dropped before the new data is added: make sure the new data
-        # parses first, so that a syntax error cannot leave the old graphs dropped.
+        drop = set(plan.previous_graphs)
+        if graph is None and not plan.format.supports_datasets:
+            drop.add(plan.graph)  # a file's own graph holds that file only
+        plan.drop = sorted(drop)
+    existing = set(kb.graphs()) if any(plan.drop for plan in plans) else set()
+    if len(plans) > 1 or any(g in existing for plan in plans for g in plan.drop):
+        # Several files, or old graphs to drop first: parse everything before writing
+        # anything, so that a syntax error anywhere leaves the store as it was.
         for plan in plans:
-            run_in_engine_thread(_exhaust, _parse(plan, None))
+            plan.counts = run_in_engine_thread(_count, _parse(plan, None), plan.graph)
     if check is not None and plans:
         check([plan.path for plan in plans])
-    if plans:
-        kb.write(_quads(plans, progress), before=_drop_previous(plans))
+    for plan in plans:
+        _load_one(kb, plan, progress)
     return LoadReport(reports)
+
+
+def _load_one(kb, plan: _Plan, progress: ProgressFactory | None) -> None:
+    """Drop what the file loaded before, add its triples, then record the load."""
+    before = _drop_update(plan)
+    if plan.format.supports_datasets:
+        # Quad formats: streamed through Python to move default-graph triples into the
+        # file's graph; the load record goes into the same atomic write.
+        kb.write(_quads(plan, progress), before=before)
+        return
+    count_query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{plan.graph}> {{ ?s ?p ?o }} }}"
+    size_before = 0 if plan.drop else int(kb.select(count_query)[0]["n"])
+    try:
+        with _open_input(plan, progress) as source:
+            kb.bulk_load(source, plan.format, graph=plan.graph, base_iri=plan.unit,
+                         before=before)
+    except SyntaxError as e:
+        raise _load_error(plan, e) from None
+    size_after = int(kb.select(count_query)[0]["n"])
+    counts = plan.counts or Counter({plan.graph: size_after - size_before})
+    plan.report.graphs = dict(counts)
+    now = _now()
+    graph_sizes = Counter({plan.graph: size_after})
+    kb.write(_record(plan, counts, now, ox.NamedNode(LOADS_GRAPH), graph_sizes))
+
+
+def _count(items: Iterator[ox.Quad | ox.Triple], graph: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for item in items:
+        if isinstance(item, ox.Triple) or isinstance(item.graph_name, ox.DefaultGraph):
+            counts[graph] += 1
+        else:
+            counts[item.graph_name.value] += 1
+    return counts
 
 
 def _exhaust(items: Iterator[object]) -> None:
@@ -211,26 +253,36 @@ def _preflight(plan: _Plan, allow_hosts: tuple[str, ...]) -> None:
         )
 
 
-def _parse(plan: _Plan, progress: ProgressFactory | None) -> Iterator[ox.Quad | ox.Triple]:
-    """Parse one file (in the engine thread: pyoxigraph's JSON-LD parser recurses)."""
-    base = plan.unit
+@contextlib.contextmanager
+def _open_input(plan: _Plan, progress: ProgressFactory | None) -> Iterator[object]:
+    """The file's bytes (pre-read ones, or a reader that reports progress)."""
+    if plan.data is not None:
+        yield plan.data
+        return
     try:
-        if plan.data is not None:
-            yield from ox.parse(plan.data, format=plan.format, base_iri=base)
-            return
         size = plan.path.stat().st_size
-        if progress is not None and size >= PROGRESS_BYTES:
-            with plan.path.open("rb") as f:
-                reader = _ProgressReader(f, progress(plan.path.name, size))
-                yield from ox.parse(reader, format=plan.format, base_iri=base)
-        else:
-            yield from ox.parse(path=plan.path, format=plan.format, base_iri=base)
-    except SyntaxError as e:
-        raise LoadError(
-            _syntax_message(e), path=str(plan.path), line=e.lineno, column=e.offset
-        ) from None
+        with plan.path.open("rb") as f:
+            if progress is not None and size >= PROGRESS_BYTES:
+                yield _ProgressReader(f, progress(plan.path.name, size))
+            else:
+                yield f
     except OSError as e:
-        raise LoadError(f"cannot read: {e}", path=str(plan.path)) from None
+        raise LoadError(f"cannot read: {e.strerror or e}", path=str(plan.path)) from None
+
+
+def _parse(plan: _Plan, progress: ProgressFactory | None) -> Iterator[ox.Quad | ox.Triple]:
+    """Parse one file (run on the engine thread: pyoxigraph's JSON-LD parser recurses).
+    Blank nodes get fresh identifiers: each file's blank nodes are its own."""
+    try:
+        with _open_input(plan, progress) as source:
+            yield from ox.parse(source, format=plan.format, base_iri=plan.unit,
+                                rename_blank_nodes=True)
+    except SyntaxError as e:
+        raise _load_error(plan, e) from None
+
+
+def _load_error(plan: _Plan, e: SyntaxError) -> LoadError:
+    return LoadError(_syntax_message(e), path=str(plan.path), line=e.lineno, column=e.offset)
 
 
 def _syntax_message(e: SyntaxError) -> str:
@@ -241,30 +293,32 @@ def _syntax_message(e: SyntaxError) -> str:
     return f"syntax error: {text}"
 
 
-def _quads(plans: list[_Plan], progress: ProgressFactory | None) -> Iterator[ox.Quad]:
-    now = ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"),
-                     datatype=ox.NamedNode(XSD + "dateTime"))
-    loads = ox.NamedNode(LOADS_GRAPH)
-    for plan in plans:
-        counts: Counter[str] = Counter()
-        target = ox.NamedNode(plan.graph)
-        for item in _parse(plan, progress):
-            if isinstance(item, ox.Triple):
-                quad = ox.Quad(item.subject, item.predicate, item.object, target)
-            elif isinstance(item.graph_name, ox.DefaultGraph):
-                quad = ox.Quad(item.subject, item.predicate, item.object, target)
-            else:
-                quad = item
-            counts[quad.graph_name.value] += 1
-            yield quad
-        plan.report.graphs = dict(sorted(counts.items()))
-        yield from _record(plan, counts, now, loads)
+def _now() -> ox.Literal:
+    return ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"),
+                      datatype=ox.NamedNode(XSD + "dateTime"))
+
+
+def _quads(plan: _Plan, progress: ProgressFactory | None) -> Iterator[ox.Quad]:
+    """The file's quads (default graph moved to the file's graph), then its load record."""
+    counts: Counter[str] = Counter()
+    target = ox.NamedNode(plan.graph)
+    for item in _parse(plan, progress):
+        if isinstance(item, ox.Triple) or isinstance(item.graph_name, ox.DefaultGraph):
+            quad = ox.Quad(item.subject, item.predicate, item.object, target)
+        else:
+            quad = item
+        counts[quad.graph_name.value] += 1
+        yield quad
+    plan.report.graphs = dict(sorted(counts.items()))
+    yield from _record(plan, counts, _now(), ox.NamedNode(LOADS_GRAPH), counts)
 
 
 def _record(
-    plan: _Plan, counts: Counter[str], now: ox.Literal, loads: ox.NamedNode
+    plan: _Plan, counts: Counter[str], now: ox.Literal, loads: ox.NamedNode,
+    graph_sizes: Counter[str],
 ) -> Iterator[ox.Quad]:
-    """PROV / Dublin Core / VoID description of a loaded file and of the graphs it filled."""
+    """PROV / Dublin Core / VoID description of a loaded file (triples it added) and of the
+    graphs it filled (triples they hold)."""
     unit = ox.NamedNode(plan.unit)
     media = ox.Literal(plan.format.media_type)
     yield ox.Quad(unit, RDF_TYPE, ox.NamedNode(PROV + "Entity"), loads)
@@ -274,11 +328,11 @@ def _record(
                   ox.Literal(f"sha256:{plan.sha256}"), loads)
     yield ox.Quad(unit, ox.NamedNode(PROV + "generatedAtTime"), now, loads)
     yield ox.Quad(unit, ox.NamedNode(VOID + "triples"), _integer(sum(counts.values())), loads)
-    for graph_iri, n in counts.items():
+    for graph_iri in counts:
         g = ox.NamedNode(graph_iri)
         yield ox.Quad(g, ox.NamedNode(DCTERMS + "source"), unit, loads)
         yield ox.Quad(g, ox.NamedNode(DCTERMS + "modified"), now, loads)
-        yield ox.Quad(g, ox.NamedNode(VOID + "triples"), _integer(n), loads)
+        yield ox.Quad(g, ox.NamedNode(VOID + "triples"), _integer(graph_sizes[graph_iri]), loads)
     if not counts:  # an empty file still records that it was loaded, into its own graph
         yield ox.Quad(ox.NamedNode(plan.graph), ox.NamedNode(DCTERMS + "source"), unit, loads)
 
@@ -317,15 +371,14 @@ def _previous_loads(kb, units: list[str]) -> dict[str, tuple[str, list[str], dic
     return out
 
 
-def _drop_previous(plans: list[_Plan]) -> str | None:
-    """The update that removes what the files of ``plans`` loaded before, and its record."""
+def _drop_update(plan: _Plan) -> str:
+    """The update that removes what the file loaded before, and the record of it."""
     ops = []
-    for plan in plans:
-        for g in sorted(set(plan.previous_graphs)):
-            ops.append(f"DROP SILENT GRAPH <{g}>")
-            ops.append(f"DELETE WHERE {{ GRAPH <{LOADS_GRAPH}> {{ <{g}> ?p ?o }} }}")
-        ops.append(f"DELETE WHERE {{ GRAPH <{LOADS_GRAPH}> {{ <{plan.unit}> ?p ?o }} }}")
-    return " ;\n".join(ops) or None
+    for g in plan.drop:
+        ops.append(f"DROP SILENT GRAPH <{g}>")
+        ops.append(f"DELETE WHERE {{ GRAPH <{LOADS_GRAPH}> {{ <{g}> ?p ?o }} }}")
+    ops.append(f"DELETE WHERE {{ GRAPH <{LOADS_GRAPH}> {{ <{plan.unit}> ?p ?o }} }}")
+    return " ;\n".join(ops)
 
 
 class _ProgressReader:

@@ -354,6 +354,21 @@ class KnowledgeBase:
             finally:
                 self.generation += 1
 
+    def bulk_load(self, source: object, format: ox.RdfFormat, *, graph: str, base_iri: str,
+                  before: str | None = None) -> None:
+        """Parse a triple-format ``source`` (bytes or a binary file) with the engine's bulk
+        loader into ``graph``, after running the update ``before``; all or nothing.
+
+        Raises:
+            SyntaxError: from the engine, with ``lineno`` and ``offset``.
+        """
+        with self._write_lock:
+            try:
+                run_in_engine_thread(self.backend.bulk_load, source, format, graph=graph,
+                                     base_iri=base_iri, before=before)
+            finally:
+                self.generation += 1
+
     def replace_graph(self, iri: str, triples: Iterable[tuple[Node, Node, Node]]) -> int:
         """Replace the content of graph ``iri`` with rdflib ``triples``; returns the count."""
         g = ox.NamedNode(iri)
