@@ -68,7 +68,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     data = generate(parse_size(args.size))
-    n = sum(1 for _ in data.open("rb"))
+    with data.open("rb") as f:
+        n = sum(1 for _ in f)
     sample = data
     if args.rdflib_lines and args.rdflib_lines < n:
         sample = data.with_name(f"{data.stem}-head{args.rdflib_lines}.nt")
