@@ -9,7 +9,7 @@ PORT   ?= 8000
 STORE  ?= var/store
 ARGS   ?=
 
-.PHONY: help serve test lint fix load bench clean
+.PHONY: help serve test lint fix load docs bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-8s %s\n",$$1,$$2}'
@@ -24,8 +24,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	@touch $@
 
-load: $(VENV)/.installed  ## Load ontology/ and data/ into $(STORE) (unchanged files are skipped)
-	$(if $(wildcard ontology data),$(BIN)/kb --store $(STORE) load $(wildcard ontology data),@echo "no ontology/ or data/ to load")
+load: $(VENV)/.installed  ## Load the ontology and data/ into $(STORE) (unchanged files are skipped)
+	$(BIN)/kb --store $(STORE) load --graph https://w3id.org/medsupply-kb/graph/ontology ontology/medsupply.ttl
+	$(BIN)/kb --store $(STORE) load data
+	$(BIN)/kb --store $(STORE) reason
 
 serve: load  ## Install, load the bundled data and serve on http://$(HOST):$(PORT)/
 	$(BIN)/kb --store $(STORE) serve --host $(HOST) --port $(PORT)
@@ -38,6 +40,10 @@ lint: $(VENV)/.installed-test  ## Check style with ruff
 
 fix: $(VENV)/.installed-test  ## Apply ruff's fixes
 	$(BIN)/ruff check --fix kb api tests $(wildcard bench)
+
+docs: $(VENV)/.installed  ## Write the ontology's documentation (pyLODE) to docs/ontology.html
+	@mkdir -p docs
+	$(BIN)/python -c "from kb.docs import ontology_html; open('docs/ontology.html', 'w').write(ontology_html())"
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (see bench/README.md)
 	$(BIN)/python -m bench $(ARGS)

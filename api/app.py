@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.deps import KB
 from api.errors import install_error_handlers
-from api.routers import sparql
+from api.routers import ontology, sparql
 from kb.settings import Settings
 from kb.store import KnowledgeBase
 
@@ -27,6 +27,7 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or kb.settings
     install_error_handlers(app)
     app.include_router(sparql.router)
+    app.include_router(ontology.router)
 
     @app.get("/health", tags=["meta"])
     def health(kb: KB) -> dict[str, object]:

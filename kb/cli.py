@@ -124,10 +124,12 @@ def _rich_progress() -> tuple[contextlib.AbstractContextManager[Any], Callable[[
                    "default: from each extension.")
 @click.option("--force", is_flag=True, help="Reload files whose content has not changed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.option("--validate", "validate_", is_flag=True,
+              help="Refuse the files if the store with them would break a SHACL shape.")
 @pass_context
 @_fail_on_kb_error
 def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str | None,
-         force: bool, quiet: bool) -> None:
+         force: bool, quiet: bool, validate_: bool) -> None:
     """Load RDF files and folders, all or nothing.
 
     TriG and N-Quads keep their graphs; any other file goes into a named graph of its own
@@ -141,7 +143,13 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
     show = not quiet and sys.stderr.isatty()
     bar, factory = _rich_progress() if show else (contextlib.nullcontext(), None)
     with obj.kb() as kb, bar:
-        report = kb.load(paths, graph=graph, format=format_, force=force, progress=factory)
+        check = None
+        if validate_:
+            from kb.validate import refuse_nonconforming
+
+            check = refuse_nonconforming(kb)
+        report = kb.load(paths, graph=graph, format=format_, force=force, progress=factory,
+                         check=check)
     if not quiet:
         graphs = {g for f in report.loaded for g in f.graphs}
         loaded = sum(f.triples for f in report.loaded)
@@ -310,6 +318,67 @@ def stats(obj: _Context, as_json: bool, top: int) -> None:
         for iri, n in items[:top]:
             table.add_row(_short_iri(iri), f"{n:,}")
         console.print(table)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@pass_context
+def validate(obj: _Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check the store (with PATHS added, not stored) against ontology/shapes.ttl.
+
+    Exit code 0: conforms; 1: does not conform; 2: could not validate.
+    """
+    from kb.validate import parse_files, validate_store
+
+    try:
+        with obj.kb() as kb:
+            extra = None
+            if paths:
+                from kb.load import discover
+
+                graphs = parse_files(discover(paths))
+                extra = next(iter(graphs.values())) if len(graphs) == 1 else None
+                if extra is None:
+                    from rdflib import Graph
+
+                    extra = Graph()
+                    for g in graphs.values():
+                        extra += g
+            report = validate_store(kb, extra=extra)
+    except (KbError, SyntaxError, OSError) as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps({"conforms": report.conforms, "problems": [
+            {"focus": p.focus, "path": p.path, "message": p.message, "severity": p.severity}
+            for p in report.problems]}, indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(f"{problem.severity}: {problem}")
+        click.echo("Conforms." if report.conforms else
+                   f"Does not conform: {len(report.problems)} problem(s).", err=True)
+    sys.exit(0 if report.conforms else 1)
+
+
+@cli.command()
+@click.option("--profile", type=click.Choice(["rdfs", "owlrl"]), default="owlrl",
+              show_default=True, help="Which entailment rules to apply.")
+@pass_context
+@_fail_on_kb_error
+def reason(obj: _Context, profile: str) -> None:
+    """Materialise what the ontology implies into the `inferred` named graph.
+
+    Source graphs are never changed; run it again after loading new data. Queries see the
+    inferred triples through the default (union) graph; to leave them out, query with
+    --graph for each asserted graph, or GRAPH patterns.
+    """
+    from kb.reason import reason as run_reasoner
+
+    with obj.kb() as kb:
+        report = run_reasoner(kb, profile=profile)
+    click.echo(f"{report.added:,} triples inferred ({profile}) from {report.asserted:,} "
+               "asserted ones, in graph https://w3id.org/medsupply-kb/graph/inferred.", err=True)
 
 
 @cli.command()

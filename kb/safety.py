@@ -158,6 +158,36 @@ def check_sparql(
     return scan
 
 
+def mask_literals(text: str) -> str:
+    """``text`` with the inside of strings, IRIs and comments blanked out (same length), so
+    that keywords and brackets can be found by position.
+
+    >>> mask_literals('SELECT * WHERE { ?s ?p "{x}" } # {')
+    'SELECT * WHERE { ?s ?p "   " }    '
+    """
+    out = list(text)
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out[i:end] = " " * (end - i)
+            i = end
+        elif c in "'\"":
+            end = _skip_string(text, i)
+            quote = 3 if text.startswith(c * 3, i) else 1
+            inner_end = max(i + quote, end - quote)
+            out[i + quote:inner_end] = " " * (inner_end - i - quote)
+            i = end
+        elif c == "<" and (m := _IRI.match(text, i)):
+            out[i + 1:m.end() - 1] = " " * (m.end() - i - 2)
+            i = m.end()
+        else:
+            i += 1
+    return "".join(out)
+
+
 def _skip_string(text: str, i: int) -> int:
     quote = text[i]
     long = text.startswith(quote * 3, i)

@@ -109,6 +109,7 @@ def _boolean(raw: object) -> bool:
 
 
 def _graph(raw: object) -> Graph:
+    """CONSTRUCT/DESCRIBE results as an rdflib Graph (a ``consume`` for ``run``)."""
     if result_kind(raw) != "graph":
         raise QueryError(f"a CONSTRUCT or DESCRIBE query is needed; this is {result_kind(raw)}")
     g = Graph()
@@ -391,13 +392,14 @@ class KnowledgeBase:
 
 
 def bind_values(sparql: str, bindings: Mapping[str, object]) -> str:
-    """``sparql`` with a trailing ``VALUES`` block binding each variable to a term.
+    """``sparql`` with a ``VALUES`` block that binds each variable to a term, placed first in
+    the WHERE group, so that FILTERs and BINDs see the values too.
 
     Terms are checked and written by pyoxigraph, so nothing user-supplied is spliced in as
     text (an IRI containing ``>`` is refused, not inserted).
 
     >>> bind_values("SELECT * WHERE { ?s ?p ?o }", {"s": ox.NamedNode("http://ex.org/a")})
-    'SELECT * WHERE { ?s ?p ?o }\nVALUES (?s) { (<http://ex.org/a>) }'
+    'SELECT * WHERE { VALUES (?s) { (<http://ex.org/a>) } ?s ?p ?o }'
     """
     names, terms = [], []
     for name, value in bindings.items():
@@ -410,7 +412,18 @@ def bind_values(sparql: str, bindings: Mapping[str, object]) -> str:
                 raise InvalidParameter(name, f"{value!s} is not a valid RDF term: {e}") from None
         names.append(f"?{name}")
         terms.append(str(value))
-    return f"{sparql}\nVALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
+    block = f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }} "
+    masked = safety.mask_literals(sparql)
+    where = re.search(r"\bWHERE\s*\{", masked, re.IGNORECASE)
+    if where is not None:
+        at = where.end()
+    elif re.match(r"\s*(PREFIX|BASE|SELECT|ASK|DESCRIBE)", masked, re.IGNORECASE | re.DOTALL) and (
+        brace := masked.find("{")
+    ) >= 0:
+        at = brace + 1
+    else:
+        raise InvalidParameter(next(iter(bindings)), "the query has no WHERE group to bind in")
+    return f"{sparql[:at]} {block}{sparql[at:].lstrip()}"
 
 
 def _query_error(e: SyntaxError, *, kind: str = "query") -> QueryError:

@@ -7,6 +7,7 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 RdflibTerm = URIRef | BNode | Literal
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None) -> Node | None:
@@ -24,6 +25,8 @@ def to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None)
     if isinstance(term, ox.Literal):
         if term.language:
             return Literal(term.value, lang=term.language)
+        if term.datatype.value == XSD_STRING:  # rdflib writes plain strings without one
+            return Literal(term.value)
         return Literal(term.value, datatype=URIRef(term.datatype.value))
     raise TypeError(f"RDF-star triple terms are not supported here: {term!r}")
 
