@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import KB
 from api.errors import install_error_handlers
-from api.routers import ontology, sparql
+from api.routers import ontology, sparql, store
+from api.security import BodyLimit
 from kb.settings import Settings
 from kb.store import KnowledgeBase
 
@@ -27,7 +29,13 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or kb.settings
     install_error_handlers(app)
     app.include_router(sparql.router)
+    app.include_router(store.router)
     app.include_router(ontology.router)
+    # Reads may come from any origin, without credentials; writes need a bearer token,
+    # which a cross-origin page cannot send (Authorization is not an allowed header).
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
+                       allow_methods=["GET", "POST", "HEAD"], allow_headers=["Content-Type"])
+    app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes)
 
     @app.get("/health", tags=["meta"])
     def health(kb: KB) -> dict[str, object]:

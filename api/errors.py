@@ -7,8 +7,29 @@ from fastapi.responses import JSONResponse
 
 from kb import errors
 
+
+class Unauthorized(errors.KbError):
+    """A write came without credentials."""
+
+
+class Forbidden(errors.KbError):
+    """Writes are off, or the credentials are wrong."""
+
+
+class PayloadTooLarge(errors.KbError):
+    """The request body is larger than the configured cap."""
+
+
+class UnsupportedMediaType(errors.KbError):
+    """The request body is in a format this route does not take."""
+
+
 #: Most specific class first.
 STATUS_FOR: list[tuple[type[errors.KbError], int]] = [
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (errors.QueryRefused, 400),
     (errors.QueryError, 400),
     (errors.LoadError, 400),
@@ -41,8 +62,12 @@ def error_body(exc: errors.KbError, status: int) -> dict[str, object]:
 
 async def kb_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.KbError)
-    status = status_for(exc)
+    from api.negotiation import NotAcceptable
+
+    status = 406 if isinstance(exc, NotAcceptable) else status_for(exc)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="medsupply-kb"'}
     return JSONResponse(error_body(exc, status), status_code=status, headers=headers)
 
 

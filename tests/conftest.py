@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -27,7 +28,7 @@ _skips: list[str] = []
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped:
-        _skips.append(f"{report.nodeid}: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}")  # noqa: E501
+        _skips.append(f"{report.nodeid}: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -128,15 +129,13 @@ def remote_kb(oxigraph_server: str) -> Iterator[KnowledgeBase]:
         yield kb
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
-    """``kb serve`` in a subprocess (uvicorn) over an on-disk store holding tests/data/
-    people.ttl; yields the base URL."""
-    store = tmp_path / "store"
-    loaded = run_kb("load", str(DATA / "people.ttl"), store=store)
-    assert loaded.returncode == 0, loaded.stderr
+@contextlib.contextmanager
+def serve(store: Path, **settings: str) -> Iterator[str]:
+    """``kb serve`` in a subprocess (uvicorn) over ``store``; ``settings`` become ``KB_*``
+    environment variables (e.g. ``UPDATE_TOKEN="s3cret"``). Yields the base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update({f"KB_{k.upper()}": v for k, v in settings.items()})
     process = subprocess.Popen(
         [sys.executable, "-m", "kb", "--store", str(store), "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -147,3 +146,26 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def people_store(tmp_path: Path) -> Path:
+    """An on-disk store holding tests/data/people.ttl (closed: ready for a server)."""
+    store = tmp_path / "store"
+    loaded = run_kb("load", str(DATA / "people.ttl"), store=store)
+    assert loaded.returncode == 0, loaded.stderr
+    return store
+
+
+@pytest.fixture
+def live_server(people_store: Path) -> Iterator[str]:
+    """``kb serve`` over people.ttl, writes off; yields the base URL."""
+    with serve(people_store) as url:
+        yield url
+
+
+@pytest.fixture
+def writable_server(people_store: Path) -> Iterator[str]:
+    """``kb serve`` over people.ttl with the update token ``s3cret`` and a 64 KB body cap."""
+    with serve(people_store, update_token="s3cret", max_body_bytes="65536") as url:
+        yield url

@@ -48,5 +48,5 @@ def test_errors_have_one_json_shape(live_server: str) -> None:
     refused = httpx.get(f"{live_server}/sparql", params={
         "query": "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"})
     assert refused.status_code == 400 and refused.json()["type"] == "QueryRefused"
-    missing = httpx.get(f"{live_server}/sparql")
+    missing = httpx.post(f"{live_server}/sparql", data={"named-graph-uri": "urn:g"})
     assert missing.status_code == 422 and missing.json()["error"].startswith("query:")

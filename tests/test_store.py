@@ -22,7 +22,7 @@ def test_on_disk_store_persists_across_reopen(disk_path: Path) -> None:
         kb.update(f"INSERT DATA {{ GRAPH <{EX}g> {{ <{EX}x> <{EX}p> 'written' }} }}")
     assert (disk_path / "CURRENT").exists()  # a RocksDB folder, not a memory store
     with KnowledgeBase.open(str(disk_path)) as kb:
-        labels = {str(r["l"]) for r in kb.select("SELECT ?l WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }")}  # noqa: E501
+        labels = {str(r["l"]) for r in kb.select("SELECT ?l WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }")}
         assert labels == {"Alice", "Bob"}
         assert kb.ask(f"ASK {{ <{EX}x> <{EX}p> 'written' }}")
 

@@ -1,48 +1,122 @@
-"""``/sparql``: the SPARQL 1.1 Protocol query operation (GET, POST form, POST direct)."""
+"""``/sparql``: the SPARQL 1.1 Protocol (query and update) and the service description."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request, Response
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import RDF, XSD
+from starlette.concurrency import run_in_threadpool
 
-from fastapi import APIRouter, Query, Request, Response
-
-from api.deps import KB
+from api import negotiation
+from api.deps import KB, SettingsDep
+from api.errors import UnsupportedMediaType
+from api.security import require_update_token
 from kb.errors import InvalidParameter
+from kb.store import KnowledgeBase
 
 router = APIRouter(tags=["sparql"])
 
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+VOID = Namespace("http://rdfs.org/ns/void#")
+RDFLIB_NAMES = {"Turtle": "turtle", "N-Triples": "nt", "JSON-LD": "json-ld",
+                "RDF/XML": "xml", "TriG": "trig", "N-Quads": "nquads", "N3": "n3"}
 
-def _answer(kb: KB, query: str | None, default_graph: list[str], named: list[str]) -> Response:
-    if not query:
-        raise InvalidParameter("query", "a SPARQL query is required (?query=…)")
-    result = kb.query(query, default_graph=default_graph or None, named_graphs=named or None)
-    return Response(result.data, media_type=result.media_type)
+
+def _run_query(kb: KnowledgeBase, query: str, accept: str | None, format_name: str | None,
+               default_graph: list[str], named: list[str]) -> Response:
+    result = kb.query(
+        query, format=lambda kind: negotiation.choose(kind, accept, format_name),
+        default_graph=default_graph or None, named_graphs=named or None,
+    )
+    return Response(result.data, media_type=result.media_type,
+                    headers={"Vary": "Accept"})
+
+
+def service_description(kb: KnowledgeBase, endpoint: str) -> Graph:
+    """The sd: description of the endpoint, with VoID statistics per named graph."""
+    g = Graph()
+    g.bind("sd", SD)
+    g.bind("void", VOID)
+    service = URIRef(endpoint)
+    g.add((service, RDF.type, SD.Service))
+    g.add((service, SD.endpoint, service))
+    for language in (SD.SPARQL11Query, SD.SPARQL11Update):
+        g.add((service, SD.supportedLanguage, language))
+    g.add((service, SD.feature, SD.UnionDefaultGraph))
+    for media, _ in negotiation.RESULTS + negotiation.GRAPHS:
+        g.add((service, SD.resultFormat, Literal(media)))
+    dataset = BNode()
+    g.add((service, SD.defaultDataset, dataset))
+    g.add((dataset, RDF.type, SD.Dataset))
+    stats = kb.stats()
+    default = BNode()
+    g.add((dataset, SD.defaultGraph, default))
+    g.add((default, RDF.type, SD.Graph))
+    g.add((default, VOID.triples, Literal(stats.triples, datatype=XSD.integer)))
+    for count in stats.graphs:
+        named, graph = BNode(), BNode()
+        g.add((dataset, SD.namedGraph, named))
+        g.add((named, RDF.type, SD.NamedGraph))
+        g.add((named, SD.name, URIRef(count.graph)))
+        g.add((named, SD.graph, graph))
+        g.add((graph, RDF.type, SD.Graph))
+        g.add((graph, VOID.triples, Literal(count.triples, datatype=XSD.integer)))
+    return g
+
+
+def _describe_service(kb: KnowledgeBase, request: Request) -> Response:
+    fmt = negotiation.choose("graph", request.headers.get("accept"),
+                             request.query_params.get("format"))
+    endpoint = str(request.url.remove_query_params(["format"]))
+    data = service_description(kb, endpoint).serialize(format=RDFLIB_NAMES[fmt.name])
+    return Response(data, media_type=fmt.media_type)
 
 
 @router.get("/sparql")
-def sparql_get(
-    kb: KB,
-    query: str | None = None,
-    default_graph_uri: Annotated[list[str], Query(alias="default-graph-uri")] = [],  # noqa: B006
-    named_graph_uri: Annotated[list[str], Query(alias="named-graph-uri")] = [],  # noqa: B006
-) -> Response:
-    """Run a SPARQL query given in the ``query`` parameter."""
-    return _answer(kb, query, default_graph_uri, named_graph_uri)
+async def sparql_get(request: Request, kb: KB) -> Response:
+    """SPARQL query by GET (`query`, `default-graph-uri`, `named-graph-uri`); with no query,
+    the service description (sd: and VoID)."""
+    params = request.query_params
+    if "update" in params:
+        raise InvalidParameter("update", "SPARQL Update is only accepted by POST")
+    query = params.get("query")
+    if query is None:
+        return await run_in_threadpool(_describe_service, kb, request)
+    return await run_in_threadpool(
+        _run_query, kb, query, request.headers.get("accept"), params.get("format"),
+        params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
 
 
 @router.post("/sparql")
-async def sparql_post(request: Request, kb: KB) -> Response:
-    """Run a SPARQL query sent as a form (``query=…``) or as ``application/sparql-query``."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip()
+async def sparql_post(request: Request, kb: KB, settings: SettingsDep) -> Response:
+    """SPARQL query or update by POST: a form (`query=` or `update=`), or the text itself as
+    `application/sparql-query` / `application/sparql-update`. Updates need the bearer token."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     params = request.query_params
+    query = update = None
+    defaults, named = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
     if ctype == "application/sparql-query":
         query = (await request.body()).decode("utf-8")
-        defaults, named = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
-    else:
+    elif ctype == "application/sparql-update":
+        update = (await request.body()).decode("utf-8")
+    elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
-        query = str(form.get("query") or "")
-        defaults = [str(v) for v in form.getlist("default-graph-uri")]
-        named = [str(v) for v in form.getlist("named-graph-uri")]
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_answer, kb, query, defaults, named)
+        query = form.get("query")
+        update = form.get("update")
+        defaults += [str(v) for v in form.getlist("default-graph-uri")]
+        named += [str(v) for v in form.getlist("named-graph-uri")]
+        query = str(query) if query is not None else None
+        update = str(update) if update is not None else None
+    else:
+        raise UnsupportedMediaType(
+            f"Content-Type {ctype or '(none)'} is not a SPARQL request; send a form or "
+            "application/sparql-query or application/sparql-update")
+    if (query is None) == (update is None):
+        raise InvalidParameter("query", "send exactly one of 'query' and 'update'")
+    if update is not None:
+        require_update_token(request, settings)
+        await run_in_threadpool(kb.update, update)
+        return Response(status_code=204)
+    assert query is not None
+    return await run_in_threadpool(_run_query, kb, query, request.headers.get("accept"),
+                                   params.get("format"), defaults, named)
