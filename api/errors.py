@@ -71,5 +71,21 @@ async def kb_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc, status), status_code=status, headers=headers)
 
 
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's parameter errors, in the one error shape, naming the parameter."""
+    from fastapi.exceptions import RequestValidationError
+
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(x) for x in error.get("loc", ())[1:]) or "request"
+        parts.append(f"{name}: {error.get('msg', 'invalid')}")
+    body = {"ok": False, "status": 422, "error": "; ".join(parts), "type": "InvalidParameter"}
+    return JSONResponse(body, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+
     app.add_exception_handler(errors.KbError, kb_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -381,6 +381,157 @@ def reason(obj: _Context, profile: str) -> None:
                "asserted ones, in graph https://w3id.org/medsupply-kb/graph/inferred.", err=True)
 
 
+def _emit(rows: list[dict[str, Any]], fmt: str | None) -> None:
+    """Rows as a table (on a terminal by default), JSON or CSV."""
+    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        import csv
+
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*(_short_iri(str(v)) if str(v).startswith("http") else str(v)
+                            for v in (row.get(c, "") for c in columns)))
+        Console().print(table)
+
+
+FORMAT_OPTION = click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                             help="Default: a table on a terminal, else JSON.")
+
+
+@cli.group()
+def analytics() -> None:
+    """Graph analytics on projections of the store (networkx)."""
+
+
+@analytics.command("centrality")
+@click.option("--measure", type=click.Choice(["degree", "betweenness", "pagerank", "eigenvector"]),
+              default="pagerank", show_default=True)
+@click.option("--top", "top_n", default=20, show_default=True, help="How many entities.")
+@click.option("--k", type=int, help="Betweenness: sample this many source nodes.")
+@click.option("--class", "classes", multiple=True, metavar="IRI",
+              help="Only entities of this class.")
+@click.option("--save", is_flag=True, help="Write the scores into the analytics graph.")
+@FORMAT_OPTION
+@pass_context
+@_fail_on_kb_error
+def analytics_centrality(obj: _Context, measure: str, top_n: int, k: int | None,
+                         classes: tuple[str, ...], save: bool, fmt: str | None) -> None:
+    """The most central entities.
+
+    \b
+        kb analytics centrality --measure betweenness --class https://w3id.org/medsupply-kb/ontology#Country
+    """
+    from kb.analytics import centrality_report
+
+    with obj.kb() as kb:
+        _emit(centrality_report(kb, measure, top_n=top_n, k=k, classes=list(classes),
+                                save=save), fmt)
+
+
+@analytics.command("communities")
+@click.option("--seed", default=42, show_default=True, help="Seed of the Louvain method.")
+@click.option("--save", is_flag=True, help="Write community membership into the analytics graph.")
+@FORMAT_OPTION
+@pass_context
+@_fail_on_kb_error
+def analytics_communities(obj: _Context, seed: int, save: bool, fmt: str | None) -> None:
+    """Louvain communities of the entity graph, with their modularity."""
+    from kb.analytics import communities_report
+
+    with obj.kb() as kb:
+        _emit(communities_report(kb, seed=seed, save=save), fmt)
+
+
+@analytics.command("path")
+@click.argument("source")
+@click.argument("target")
+@FORMAT_OPTION
+@pass_context
+@_fail_on_kb_error
+def analytics_path(obj: _Context, source: str, target: str, fmt: str | None) -> None:
+    """The path between two entities, each hop explained (predicate and source).
+
+    \b
+        kb analytics path https://w3id.org/medsupply-kb/id/country/NL https://w3id.org/medsupply-kb/id/org/mofcom
+    """
+    from kb.analytics import path_report
+    from kb.queries import expand
+
+    with obj.kb() as kb:
+        _emit(path_report(kb, expand(source), expand(target)), fmt)
+
+
+@analytics.command("components")
+@FORMAT_OPTION
+@pass_context
+@_fail_on_kb_error
+def analytics_components(obj: _Context, fmt: str | None) -> None:
+    """Connected components of the entity graph."""
+    from kb.analytics import components_report
+
+    with obj.kb() as kb:
+        _emit(components_report(kb), fmt)
+
+
+@analytics.command("ego")
+@click.argument("iri")
+@click.option("--radius", default=1, show_default=True, help="Hops around the entity (1-3).")
+@FORMAT_OPTION
+@pass_context
+@_fail_on_kb_error
+def analytics_ego(obj: _Context, iri: str, radius: int, fmt: str | None) -> None:
+    """The statements around one entity."""
+    from kb.analytics import ego_report
+    from kb.queries import expand
+
+    with obj.kb() as kb:
+        _emit(ego_report(kb, expand(iri), radius), fmt)
+
+
+@analytics.command("flows")
+@click.option("--product", metavar="IRI", help="Only this product category.")
+@click.option("--start", metavar="DATE", help="Only what started on or after this day.")
+@click.option("--end", metavar="DATE", help="Only what started on or before this day.")
+@FORMAT_OPTION
+@pass_context
+@_fail_on_kb_error
+def analytics_flows(obj: _Context, product: str | None, start: str | None, end: str | None,
+                    fmt: str | None) -> None:
+    """Trade flows between countries (shipments and reported aggregates kept apart)."""
+    from kb.analytics import flows_report
+    from kb.queries import expand
+
+    with obj.kb() as kb:
+        _emit(flows_report(kb, product=expand(product) if product else None, start=start,
+                           end=end), fmt)
+
+
+@analytics.command("indicators")
+@click.argument("name", type=click.Choice(["exporter-shares", "incidents-by-country",
+                                           "incidents-by-manufacturer", "incidents-by-standard",
+                                           "conflicts"]))
+@FORMAT_OPTION
+@pass_context
+@_fail_on_kb_error
+def analytics_indicators(obj: _Context, name: str, fmt: str | None) -> None:
+    """Domain indicators computed in SPARQL."""
+    from kb.analytics import indicator
+
+    with obj.kb() as kb:
+        _emit(indicator(kb, name), fmt)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")

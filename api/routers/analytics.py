@@ -1,0 +1,88 @@
+"""``/analytics/…``: the analytics of kb.analytics as JSON, or CSV by Accept."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import KB, SettingsDep
+from api.security import require_update_token
+from kb import analytics
+
+router = APIRouter(prefix="/analytics", tags=["analytics"])
+Measure = Annotated[str, Query(pattern="^(degree|betweenness|pagerank|eigenvector)$")]
+
+
+def _answer(request: Request, rows: list[dict[str, object]]) -> Response:
+    if "text/csv" in request.headers.get("accept", ""):
+        out = io.StringIO()
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(out.getvalue(), media_type="text/csv")
+    return JSONResponse(rows)
+
+
+@router.get("/centrality")
+async def centrality(request: Request, kb: KB, measure: Measure = "pagerank",
+                     top: Annotated[int, Query(ge=1, le=1000)] = 20,
+                     k: Annotated[int | None, Query(ge=1)] = None,
+                     cls: Annotated[list[str], Query(alias="class")] = []) -> Response:  # noqa: B006
+    """The most central entities by degree, betweenness, PageRank or eigenvector centrality."""
+    rows = await run_in_threadpool(analytics.centrality_report, kb, measure, top_n=top, k=k,
+                                   classes=cls)
+    return _answer(request, rows)
+
+
+@router.post("/centrality")
+async def save_centrality(request: Request, kb: KB, settings: SettingsDep,
+                          measure: Measure = "pagerank") -> Response:
+    """Compute and save the scores into the analytics graph (needs the update token)."""
+    require_update_token(request, settings)
+    rows = await run_in_threadpool(analytics.centrality_report, kb, measure, top_n=20, save=True)
+    return _answer(request, rows)
+
+
+@router.get("/communities")
+async def communities(request: Request, kb: KB, seed: int = 42) -> Response:
+    """Louvain communities (seeded) and their modularity."""
+    return _answer(request, await run_in_threadpool(analytics.communities_report, kb, seed=seed))
+
+
+@router.get("/path")
+async def path(request: Request, kb: KB, source: str, target: str) -> Response:
+    """The explained path between two entities."""
+    return _answer(request, await run_in_threadpool(analytics.path_report, kb, source, target))
+
+
+@router.get("/components")
+async def components(request: Request, kb: KB) -> Response:
+    return _answer(request, await run_in_threadpool(analytics.components_report, kb))
+
+
+@router.get("/ego")
+async def ego(request: Request, kb: KB, iri: str,
+              radius: Annotated[int, Query(ge=1, le=3)] = 1) -> Response:
+    return _answer(request, await run_in_threadpool(analytics.ego_report, kb, iri, radius))
+
+
+@router.get("/flows")
+async def flows(request: Request, kb: KB, product: str | None = None, start: str | None = None,
+                end: str | None = None) -> Response:
+    """Trade flows between countries and from manufacturers, summed per product."""
+    rows = await run_in_threadpool(analytics.flows_report, kb, product=product, start=start,
+                                   end=end)
+    return _answer(request, rows)
+
+
+@router.get("/indicators/{name}")
+async def indicators(request: Request, kb: KB, name: str) -> Response:
+    """exporter-shares, incidents-by-country, incidents-by-manufacturer,
+    incidents-by-standard, conflicts."""
+    return _answer(request, await run_in_threadpool(analytics.indicator, kb, name))

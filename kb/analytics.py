@@ -1,0 +1,484 @@
+"""Graph analytics: projections of the store into networkx, and measures on them.
+
+Projections are built from SPARQL results, streamed on the engine thread (memory grows with
+the projection, not the store); heavy aggregation (shares, counts) is pushed down to SPARQL.
+Results are cached per store version (``kb.generation``), so a repeated call is free until
+the data changes.
+
+>>> import networkx as nx
+>>> g = nx.MultiDiGraph([("a", "b"), ("b", "c")])
+>>> sorted(centrality(g, "degree").items())[0]
+('a', 0.5)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import networkx as nx
+import pyoxigraph as ox
+
+from kb.errors import InvalidParameter, NotFound
+from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+LABELS = ("http://www.w3.org/2000/01/rdf-schema#label",
+          "http://www.w3.org/2004/02/skos/core#prefLabel")
+#: Links that say where data came from, not how things relate.
+PROVENANCE = ("http://www.w3.org/ns/prov#wasDerivedFrom", "http://purl.org/dc/terms/source",
+              "http://www.w3.org/ns/prov#wasAttributedTo", "http://www.w3.org/2000/01/rdf-schema#isDefinedBy",
+              "https://w3id.org/medsupply-kb/ontology#translationOf")
+#: Links to reference-data hubs that would connect everything to everything.
+HUBS = ("http://www.w3.org/2004/02/skos/core#inScheme",
+        "http://www.w3.org/2004/02/skos/core#topConceptOf",
+        "http://www.w3.org/2004/02/skos/core#hasTopConcept", "http://qudt.org/schema/qudt/unit",
+        "http://www.w3.org/2004/02/skos/core#exactMatch",
+        "http://www.w3.org/2004/02/skos/core#closeMatch")
+SYSTEM_GRAPHS = (str(LOADS_GRAPH), str(INFERRED_GRAPH), str(ANALYTICS_GRAPH), str(GRAPH["sources"]))
+MEASURES = ("degree", "betweenness", "pagerank", "eigenvector")
+
+_cache: dict[tuple, object] = {}
+
+
+def _cached(kb, key: tuple, compute: Callable[[], object]):
+    full = (id(kb), kb.backend.location, kb.generation, *key)
+    if full not in _cache:
+        if len(_cache) > 64:
+            _cache.clear()
+        _cache[full] = compute()
+    return _cache[full]
+
+
+# --- projections ------------------------------------------------------------------------------
+
+
+def entity_graph(
+    kb,
+    *,
+    graphs: list[str] | None = None,
+    classes: list[str] | None = None,
+    include_types: bool = False,
+    include_schema: bool = False,
+    include_provenance: bool = False,
+    include_reference_hubs: bool = False,
+) -> nx.MultiDiGraph:
+    """Resources as nodes (``label``, ``types``, ``graphs``), object properties as typed,
+    labelled edges (``predicate``, ``label``, ``graph``); literals stay attributes; blank
+    nodes (quantities, amounts) are left out.
+
+    Args:
+        graphs: only these named graphs (default: every graph but the system ones).
+        classes: only resources of these classes (and edges between them).
+        include_types: keep ``rdf:type`` edges to classes.
+        include_schema: keep the ontology graph's triples.
+        include_provenance: keep links to source documents.
+        include_reference_hubs: keep the reference graphs' links (organisations' countries,
+            posts, the product scheme) and links to unit hubs, which join everything to
+            everything.
+    """
+    key = ("entity", tuple(graphs or ()), tuple(classes or ()), include_types, include_schema,
+           include_provenance, include_reference_hubs)
+    return _cached(kb, key, lambda: _entity_graph(
+        kb, graphs, classes, include_types, include_schema, include_provenance,
+        include_reference_hubs))  # type: ignore[return-value]
+
+
+def _entity_graph(kb, graphs, classes, include_types, include_schema, include_provenance,
+                  include_reference_hubs) -> nx.MultiDiGraph:
+    skip_graphs = set(SYSTEM_GRAPHS)
+    if not include_schema:
+        skip_graphs.add(str(ONTOLOGY_GRAPH))
+    skip_predicates = set()
+    if not include_types:
+        skip_predicates.add(RDF_TYPE)
+    if not include_provenance:
+        skip_predicates.update(PROVENANCE)
+    if not include_reference_hubs:
+        skip_predicates.update(HUBS)
+        skip_graphs.update(g for g in kb.graphs() if g.startswith(f"{GRAPH}reference-"))
+    wanted = set(graphs) if graphs else None
+    labels = property_labels(kb)
+    g = nx.MultiDiGraph()
+
+    def consume(raw: object) -> None:
+        for solution in raw:  # type: ignore[attr-defined]
+            s, p, o, graph = (solution[v] for v in ("s", "p", "o", "g"))
+            graph_iri = graph.value
+            if graph_iri in skip_graphs or (wanted is not None and graph_iri not in wanted):
+                continue
+            if p.value in skip_predicates:
+                continue
+            if not isinstance(s, ox.NamedNode) or not isinstance(o, ox.NamedNode):
+                continue
+            for node in (s.value, o.value):
+                if node not in g:
+                    g.add_node(node, label=_local(node), types=[], graphs=[])
+            if graph_iri not in g.nodes[s.value]["graphs"]:
+                g.nodes[s.value]["graphs"].append(graph_iri)
+            g.add_edge(s.value, o.value, key=p.value, predicate=p.value,
+                       label=labels.get(p.value, _local(p.value)), graph=graph_iri)
+
+    kb.run("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o FILTER(isIRI(?o)) } }", consume)
+
+    def attributes(raw: object) -> None:
+        for solution in raw:  # type: ignore[attr-defined]
+            node = solution["s"].value
+            if node not in g:
+                continue
+            value = solution["v"]
+            if solution["k"].value == "label":
+                if g.nodes[node]["label"] == _local(node) or value.language == "en":
+                    g.nodes[node]["label"] = value.value
+            elif value.value not in g.nodes[node]["types"]:
+                g.nodes[node]["types"].append(value.value)
+
+    kb.run(f"""SELECT ?s ?k ?v WHERE {{
+        {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
+        UNION {{ ?s a ?v FILTER(isIRI(?v)) BIND("type" AS ?k) }} }}""", attributes)
+    if classes:
+        keep = [n for n, d in g.nodes(data=True) if set(d["types"]) & set(classes)]
+        g = g.subgraph(keep).copy()
+    return g
+
+
+def property_labels(kb) -> dict[str, str]:
+    """Property IRI -> its English label, from the ontology."""
+    rows = kb.select(f"""SELECT ?p ?l WHERE {{ ?p <{LABELS[0]}> ?l
+        FILTER(STRSTARTS(STR(?p), "{MS}") && LANGMATCHES(LANG(?l), "en")) }}""")
+    return {str(r["p"]): str(r["l"]) for r in rows}
+
+
+def _local(iri: str) -> str:
+    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+WORLD = "https://w3id.org/medsupply-kb/id/place/world"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+FLOWS = f"""
+PREFIX ms: <{MS}>
+PREFIX qudt: <http://qudt.org/schema/qudt/>
+PREFIX schema: <https://schema.org/>
+SELECT DISTINCT ?x ?kind ?from ?to ?product ?quantity ?value ?currency ?start WHERE {{
+  {{ ?x a ms:Shipment ; ms:origin ?from ; ms:destination ?to . BIND("shipment" AS ?kind)
+     OPTIONAL {{ ?x ms:date ?start }} }}
+  UNION
+  {{ ?x a ms:Shipment ; ms:manufacturer ?from ; ms:destination ?to . BIND("manufacturer" AS ?kind)
+     OPTIONAL {{ ?x ms:date ?start }} }}
+  UNION
+  {{ ?x a ms:ExportStatistic ; ms:origin ?from . BIND("reported aggregate" AS ?kind)
+     OPTIONAL {{ ?x ms:destination ?d }} BIND(COALESCE(?d, <{WORLD}>) AS ?to)
+     OPTIONAL {{ ?x ms:periodStart ?start }} }}
+  OPTIONAL {{ ?x ms:productCategory ?product }}
+  OPTIONAL {{ ?x ms:quantity/qudt:numericValue ?quantity }}
+  OPTIONAL {{ ?x ms:tradeValue [ schema:value ?value ; schema:currency ?currency ] }}
+}}"""
+
+
+def flow_graph(kb, *, product: str | None = None, start: str | None = None,
+               end: str | None = None) -> nx.MultiDiGraph:
+    """Trade flows: country -> country and manufacturer -> country edges (``kind``
+    "shipment", "manufacturer"), and reported aggregates (``kind`` "reported aggregate",
+    to ``…/id/place/world`` when the figure names no destination) kept apart; each edge sums
+    (over distinct shipments or figures, however many sources describe them)
+    ``quantity`` and ``value`` (per currency) for a product category. ``start``/``end``
+    (ISO dates) keep what started in that period."""
+    def build() -> nx.MultiDiGraph:
+        sums: dict[tuple[str, str, str, str], dict[str, float]] = {}
+        for row in kb.select(FLOWS):
+            prod = str(row.get("product", ""))
+            when = str(row.get("start", ""))
+            if product and prod != product:
+                continue
+            if (start and when and when < start) or (end and when and when > end):
+                continue
+            key = (str(row["kind"]), str(row["from"]), str(row["to"]), prod)
+            agg = sums.setdefault(key, {"quantity": 0.0, "count": 0})
+            agg["count"] += 1
+            if "quantity" in row:
+                agg["quantity"] += float(row["quantity"])
+            if "value" in row:
+                currency = f"value_{row['currency']}"
+                agg[currency] = agg.get(currency, 0.0) + float(row["value"])
+        g = nx.MultiDiGraph()
+        for (kind, source, target, prod), agg in sums.items():
+            g.add_edge(source, target, key=f"{kind}|{prod}", kind=kind, product=prod, **agg)
+        return g
+
+    return _cached(kb, ("flows", product, start, end), build)  # type: ignore[return-value]
+
+
+# --- measures ---------------------------------------------------------------------------------
+
+
+def centrality(g: nx.Graph, measure: str = "pagerank", *, k: int | None = None,
+               seed: int = 42) -> dict[str, float]:
+    """Centrality of every node: degree, betweenness (sampled over ``k`` sources when
+    given), pagerank or eigenvector (on the undirected simple graph)."""
+    if measure not in MEASURES:
+        raise InvalidParameter("measure", f"{measure!r} is not one of {', '.join(MEASURES)}")
+    if g.number_of_nodes() == 0:
+        return {}
+    simple = nx.Graph(g.to_undirected())
+    if measure == "degree":
+        return nx.degree_centrality(simple)
+    if measure == "betweenness":
+        sample = min(k, simple.number_of_nodes()) if k else None
+        return nx.betweenness_centrality(simple, k=sample, seed=seed)
+    if measure == "pagerank":
+        return nx.pagerank(simple)
+    try:
+        return nx.eigenvector_centrality(simple, max_iter=1000)
+    except nx.PowerIterationFailedConvergence:
+        return nx.eigenvector_centrality_numpy(simple)
+
+
+@dataclass(frozen=True)
+class Communities:
+    communities: list[list[str]]
+    modularity: float
+
+
+def communities(g: nx.Graph, *, seed: int = 42, resolution: float = 1.0) -> Communities:
+    """Louvain communities (largest first, each sorted) and their modularity."""
+    simple = nx.Graph(g.to_undirected())
+    if simple.number_of_nodes() == 0:
+        return Communities([], 0.0)
+    found = nx.community.louvain_communities(simple, seed=seed, resolution=resolution)
+    ordered = sorted((sorted(c) for c in found), key=lambda c: (-len(c), c))
+    return Communities(ordered, nx.community.modularity(simple, found))
+
+
+def components(g: nx.Graph) -> list[list[str]]:
+    """Connected components (directions ignored), largest first."""
+    return sorted((sorted(c) for c in nx.connected_components(nx.Graph(g.to_undirected()))),
+                  key=lambda c: (-len(c), c))
+
+
+def ego(g: nx.Graph, node: str, radius: int = 1) -> nx.Graph:
+    """The neighbourhood of ``node`` within ``radius`` hops (directions ignored)."""
+    if node not in g:
+        raise NotFound(f"<{node}> is not in the graph", iri=node)
+    return nx.ego_graph(g, node, radius=radius, undirected=True)
+
+
+@dataclass(frozen=True)
+class Hop:
+    subject: str
+    predicate: str
+    predicate_label: str
+    object: str
+    graph: str
+    source: str | None  # the source document of that graph
+
+    @property
+    def as_dict(self) -> dict[str, str | None]:
+        return self.__dict__.copy()
+
+
+def explain_path(kb, g: nx.MultiDiGraph, source: str, target: str) -> list[Hop]:
+    """The most specific path between two entities (directions ignored): the shortest once
+    each hop costs the mean degree of its two ends, so that a path runs through the events
+    and statements that join two entities rather than through hubs (a country linked to
+    every shipment). Each hop comes with its predicate's label and the source document of
+    the statement.
+
+    Raises:
+        NotFound: an entity is not in the graph, or no path joins them.
+    """
+    for node in (source, target):
+        if node not in g:
+            raise NotFound(f"<{node}> is not in the graph", iri=node)
+    simple = nx.Graph(g.to_undirected())
+    degree = dict(simple.degree())
+    try:
+        nodes = nx.shortest_path(simple, source, target,
+                                 weight=lambda u, v, _: (degree[u] + degree[v]) / 2)
+    except nx.NetworkXNoPath:
+        raise NotFound(f"No path joins <{source}> and <{target}>", iri=target) from None
+    documents = _graph_sources(kb)
+    hops = []
+    for a, b in itertools.pairwise(nodes):
+        if g.has_edge(a, b):
+            s, o, data = a, b, next(iter(g.get_edge_data(a, b).values()))
+        else:
+            s, o, data = b, a, next(iter(g.get_edge_data(b, a).values()))
+        hops.append(Hop(s, data["predicate"], data["label"], o, data["graph"],
+                        documents.get(data["graph"])))
+    return hops
+
+
+def _graph_sources(kb) -> dict[str, str]:
+    rows = kb.select("SELECT ?g ?doc WHERE { ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?doc "
+                     f"FILTER(STRSTARTS(STR(?g), \"{GRAPH}\")) }}")
+    return {str(r["g"]): str(r["doc"]) for r in rows}
+
+
+# --- domain indicators, pushed down to SPARQL ---------------------------------------------------
+
+INDICATORS = {
+    "exporter-shares": f"""
+        PREFIX ms: <{MS}>
+        PREFIX qudt: <http://qudt.org/schema/qudt/>
+        SELECT ?exporter ?destination ?product (SUM(?q) AS ?quantity)
+               (SUM(?q) / MAX(?total) AS ?share) WHERE {{
+          {{ SELECT ?exporter ?product (SUM(?q2) AS ?total) WHERE {{
+               {{ SELECT DISTINCT ?x2 ?exporter ?product ?q2 WHERE {{
+                 ?x2 a ms:Shipment ; ms:origin ?exporter ; ms:productCategory ?product ;
+                     ms:quantity/qudt:numericValue ?q2 }} }} }} GROUP BY ?exporter ?product }}
+          {{ SELECT DISTINCT ?x ?exporter ?destination ?product ?q WHERE {{
+            ?x a ms:Shipment ; ms:origin ?exporter ; ms:destination ?destination ;
+               ms:productCategory ?product ; ms:quantity/qudt:numericValue ?q }} }}
+        }} GROUP BY ?exporter ?destination ?product ORDER BY ?exporter ?product DESC(?share)""",
+    "incidents-by-country": f"""
+        PREFIX ms: <{MS}>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?country (COUNT(DISTINCT ?i) AS ?incidents) WHERE {{
+          ?i a/rdfs:subClassOf* ms:QualityIncident ; ms:actorCountry ?country }}
+        GROUP BY ?country ORDER BY DESC(?incidents) ?country""",
+    "incidents-by-manufacturer": f"""
+        PREFIX ms: <{MS}>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?manufacturer (COUNT(DISTINCT ?i) AS ?incidents) WHERE {{
+          ?i a/rdfs:subClassOf* ms:QualityIncident ; ms:manufacturer ?manufacturer }}
+        GROUP BY ?manufacturer ORDER BY DESC(?incidents) ?manufacturer""",
+    "incidents-by-standard": f"""
+        PREFIX ms: <{MS}>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?standard (COUNT(DISTINCT ?i) AS ?incidents) WHERE {{
+          ?i a/rdfs:subClassOf* ms:QualityIncident ; ms:standardNotMet ?standard }}
+        GROUP BY ?standard ORDER BY DESC(?incidents) ?standard""",
+    "conflicts": f"""
+        PREFIX ms: <{MS}>
+        PREFIX prov: <http://www.w3.org/ns/prov#>
+        SELECT ?conflict ?claim ?source WHERE {{
+          ?conflict a ms:Conflict ; ms:conflictingClaim ?claim .
+          OPTIONAL {{ ?claim prov:wasDerivedFrom ?source }} }} ORDER BY ?conflict ?claim""",
+}
+
+
+def indicator(kb, name: str) -> list[dict[str, str]]:
+    """A domain indicator as rows of strings: exporter-shares, incidents-by-country,
+    incidents-by-manufacturer, incidents-by-standard, conflicts."""
+    if name not in INDICATORS:
+        raise InvalidParameter("indicator", f"{name!r} is not one of {', '.join(INDICATORS)}")
+    return _cached(kb, ("indicator", name), lambda: [
+        {k: str(v) for k, v in row.items()} for row in kb.select(INDICATORS[name])])  # type: ignore[return-value]
+
+
+# --- writing results back ------------------------------------------------------------------------
+
+
+def save_scores(kb, algorithm: str, parameters: dict, scores: dict[str, float],
+                *, input_graphs: list[str] | None = None) -> str:
+    """Write scores (or community numbers) into the ``analytics`` graph as RDF, with a PROV
+    activity (algorithm, parameters, time, input graphs); returns the activity's IRI.
+    Earlier results of the same algorithm are replaced."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    run = f"{GRAPH}analytics#{algorithm}"
+    g = ox.NamedNode(str(ANALYTICS_GRAPH))
+    activity = ox.NamedNode(run)
+    prov = "http://www.w3.org/ns/prov#"
+    quads = [
+        ox.Quad(activity, ox.NamedNode(RDF_TYPE), ox.NamedNode(MS + "AnalysisRun"), g),
+        ox.Quad(activity, ox.NamedNode(MS + "algorithm"), ox.Literal(algorithm), g),
+        ox.Quad(activity, ox.NamedNode(MS + "parameters"),
+                ox.Literal(json.dumps(parameters, sort_keys=True)), g),
+        ox.Quad(activity, ox.NamedNode(prov + "endedAtTime"),
+                ox.Literal(now, datatype=ox.NamedNode(XSD + "dateTime")), g),
+    ]
+    for used in input_graphs or []:
+        quads.append(ox.Quad(activity, ox.NamedNode(prov + "used"), ox.NamedNode(used), g))
+    for i, (node, score) in enumerate(sorted(scores.items())):
+        result = ox.NamedNode(f"{run}-{i}")
+        quads += [
+            ox.Quad(result, ox.NamedNode(RDF_TYPE), ox.NamedNode(MS + "Score"), g),
+            ox.Quad(result, ox.NamedNode(MS + "scoreOf"), ox.NamedNode(node), g),
+            ox.Quad(result, ox.NamedNode(MS + "scoreValue"),
+                    ox.Literal(repr(float(score)), datatype=ox.NamedNode(XSD + "double")), g),
+            ox.Quad(result, ox.NamedNode(prov + "wasGeneratedBy"), activity, g),
+        ]
+    before = (f"DELETE WHERE {{ GRAPH <{ANALYTICS_GRAPH}> {{ ?r <{prov}wasGeneratedBy> <{run}> ;"
+              f" ?p ?o }} }} ; DELETE WHERE {{ GRAPH <{ANALYTICS_GRAPH}> {{ <{run}> ?p ?o }} }}")
+    kb.write(quads, before=before)
+    return run
+
+
+def top(scores: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """The ``n`` highest scores, ties broken by IRI."""
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+
+# --- reports: rows for the CLI and the API --------------------------------------------------------
+
+
+def _label(g: nx.Graph, node: str) -> str:
+    return g.nodes[node].get("label", _local(node)) if node in g else _local(node)
+
+
+def centrality_report(kb, measure: str = "pagerank", *, top_n: int = 20,
+                      k: int | None = None, classes: list[str] | None = None,
+                      save: bool = False) -> list[dict[str, object]]:
+    """The ``top_n`` most central entities (optionally only of ``classes``); ``save``
+    writes every score into the analytics graph."""
+    if top_n < 1:
+        raise InvalidParameter("top", "must be at least 1")
+    g = entity_graph(kb)
+    scores = _cached(kb, ("centrality", measure, k), lambda: centrality(g, measure, k=k))
+    assert isinstance(scores, dict)
+    if save:
+        save_scores(kb, measure, {"k": k}, scores)
+    chosen = {n: v for n, v in scores.items()
+              if not classes or set(g.nodes[n]["types"]) & set(classes)}
+    return [{"rank": i + 1, "iri": n, "label": _label(g, n), "score": round(v, 6)}
+            for i, (n, v) in enumerate(top(chosen, top_n))]
+
+
+def communities_report(kb, *, seed: int = 42, save: bool = False) -> list[dict[str, object]]:
+    g = entity_graph(kb)
+    found = communities(g, seed=seed)
+    if save:
+        membership = {n: i for i, c in enumerate(found.communities) for n in c}
+        save_scores(kb, "louvain", {"seed": seed, "modularity": round(found.modularity, 6)},
+                    membership)
+    return [{"community": i, "size": len(c), "modularity": round(found.modularity, 6),
+             "members": " | ".join(_label(g, n) for n in c[:12]) + (" …" if len(c) > 12 else "")}
+            for i, c in enumerate(found.communities)]
+
+
+def path_report(kb, source: str, target: str) -> list[dict[str, object]]:
+    g = entity_graph(kb)
+    return [{"step": i + 1, "subject": h.subject, "subject_label": _label(g, h.subject),
+             "predicate": h.predicate, "predicate_label": h.predicate_label,
+             "object": h.object, "object_label": _label(g, h.object),
+             "graph": h.graph, "source": h.source}
+            for i, h in enumerate(explain_path(kb, g, source, target))]
+
+
+def components_report(kb) -> list[dict[str, object]]:
+    g = entity_graph(kb)
+    return [{"component": i, "size": len(c),
+             "example": " | ".join(_label(g, n) for n in c[:5])}
+            for i, c in enumerate(components(g))]
+
+
+def ego_report(kb, iri: str, radius: int = 1) -> list[dict[str, object]]:
+    if not 1 <= radius <= 3:
+        raise InvalidParameter("radius", "must be 1, 2 or 3")
+    g = entity_graph(kb)
+    sub = ego(g, iri, radius)
+    return [{"subject": s, "predicate_label": d["label"], "object": o, "graph": d["graph"]}
+            for s, o, d in sorted(sub.edges(data=True), key=lambda e: (e[0], e[2]["label"], e[1]))]
+
+
+def flows_report(kb, *, product: str | None = None, start: str | None = None,
+                 end: str | None = None) -> list[dict[str, object]]:
+    g = flow_graph(kb, product=product, start=start, end=end)
+    rows = [{"kind": d["kind"], "from": s, "to": o, "product": d["product"], "count": d["count"],
+             "quantity": d["quantity"], **{k: v for k, v in d.items() if k.startswith("value_")}}
+            for s, o, d in g.edges(data=True)]
+    return sorted(rows, key=lambda r: (r["kind"], -float(r["quantity"]), r["from"], r["to"]))  # type: ignore[arg-type]
