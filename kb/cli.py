@@ -265,26 +265,62 @@ def update(obj: _Context, update_text: str) -> None:
 @click.option("-f", "--format", "format_", type=click.Choice(EXPORT_CHOICES), default="trig",
               show_default=True, help="RDF format; ttl, nt, jsonld and rdfxml need --graph.")
 @click.option("--graph", metavar="IRI", help="Export only this named graph.")
+@click.option("--ontology", is_flag=True, help="Export only the ontology graph (for Protégé).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @pass_context
 @_fail_on_kb_error
-def export(obj: _Context, format_: str, graph: str | None, output: Path | None) -> None:
+def export(obj: _Context, format_: str, graph: str | None, ontology: bool,
+           output: Path | None) -> None:
     """Dump the dataset (TriG, N-Quads) or one graph (any format).
 
     \b
         kb export -o dump.trig
-        kb export --format ttl --graph https://w3id.org/medsupply-kb/graph/ontology
+        kb export --ontology --format rdfxml -o medsupply.owl
     """
+    from kb.export import export_rdf
+    from kb.namespaces import ONTOLOGY_GRAPH
+
+    if ontology:
+        graph = str(ONTOLOGY_GRAPH)
     with obj.kb() as kb:
         if output is None:
-            kb.dump(format_, graph=graph, output=sys.stdout.buffer)
+            data = export_rdf(kb, format_, graph=graph, output=sys.stdout.buffer)
+            sys.stdout.buffer.write(data)
             sys.stdout.flush()
         else:
             tmp = output.with_name(output.name + ".partial")
             with tmp.open("wb") as f:
-                kb.dump(format_, graph=graph, output=f)
+                export_rdf(kb, format_, graph=graph, output=f)
             tmp.replace(output)
+
+
+@cli.group()
+def graph() -> None:
+    """The entity graph (a projection of the store) for other tools."""
+
+
+@graph.command("export")
+@click.option("-f", "--format", "format_", type=click.Choice(["graphml", "gexf", "csv", "json"]),
+              default="graphml", show_default=True,
+              help="GraphML or GEXF (Gephi), node-link JSON (networkx), CSV (Neo4j import).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write; for CSV, FILE-nodes.csv and FILE-relationships.csv.")
+@pass_context
+@_fail_on_kb_error
+def graph_export(obj: _Context, format_: str, output: Path) -> None:
+    """Write the entity graph for Gephi, Neo4j or networkx.
+
+    \b
+        kb graph export --format gexf -o medsupply.gexf
+        kb graph export --format csv -o neo4j/medsupply
+    """
+    from kb.analytics import entity_graph
+    from kb.export import write_graph_files
+
+    with obj.kb() as kb:
+        files = write_graph_files(entity_graph(kb), format_, output)
+    click.echo("Wrote " + ", ".join(str(f) for f in files), err=True)
 
 
 @cli.command()
