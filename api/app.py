@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import KB
 from api.errors import install_error_handlers
-from api.routers import analytics, export, ontology, sparql, store
+from api.routers import analytics, export, ontology, sparql, store, viz
 from api.security import BodyLimit
 from kb.settings import Settings
 from kb.store import KnowledgeBase
@@ -33,6 +33,7 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(ontology.router)
     app.include_router(analytics.router)
     app.include_router(export.router)
+    app.include_router(viz.router)
     # Reads may come from any origin, without credentials; writes need a bearer token,
     # which a cross-origin page cannot send (Authorization is not an allowed header).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,

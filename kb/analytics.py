@@ -482,3 +482,63 @@ def flows_report(kb, *, product: str | None = None, start: str | None = None,
              "quantity": d["quantity"], **{k: v for k, v in d.items() if k.startswith("value_")}}
             for s, o, d in g.edges(data=True)]
     return sorted(rows, key=lambda r: (r["kind"], -float(r["quantity"]), r["from"], r["to"]))  # type: ignore[arg-type]
+
+
+def neighbourhood(kb, iri: str, depth: int = 1, *, max_edges: int = 5000,
+                  max_frontier: int = 200) -> nx.MultiDiGraph:
+    """The entities within ``depth`` hops of ``iri`` (either direction), straight from SPARQL
+    (cheap on a large store: only the neighbourhood is read, at most ``max_frontier``
+    entities are expanded per hop and ``max_edges`` edges kept), with labels and types.
+
+    Raises:
+        InvalidParameter: depth is not 1, 2 or 3.
+        NotFound: nothing in the store mentions ``iri``.
+    """
+    if not 1 <= depth <= 3:
+        raise InvalidParameter("depth", f"must be 1, 2 or 3 (got {depth})")
+    try:
+        start = ox.NamedNode(iri)
+    except ValueError:
+        raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
+    if not kb.ask("ASK { { ?x ?p ?o } UNION { ?s ?p ?x } }", x=start):
+        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
+    skip = set(SYSTEM_GRAPHS) | {str(ONTOLOGY_GRAPH)}
+    labels = property_labels(kb)
+    g = nx.MultiDiGraph()
+    g.add_node(iri, label=_local(iri), types=[], graphs=[])
+    frontier = {iri}
+    for _ in range(depth):
+        if not frontier or g.number_of_edges() >= max_edges:
+            break
+        values = " ".join(str(ox.NamedNode(n)) for n in sorted(frontier)[:max_frontier])
+        query = f"""SELECT ?s ?p ?o ?g WHERE {{ VALUES ?x {{ {values} }}
+            {{ GRAPH ?g {{ ?x ?p ?o }} BIND(?x AS ?s) }}
+            UNION {{ GRAPH ?g {{ ?s ?p ?x }} BIND(?x AS ?o) }}
+            FILTER(isIRI(?s) && isIRI(?o) && ?p != <{RDF_TYPE}>) }} LIMIT {max_edges}"""
+        found = set()
+        for row in kb.select(query):
+            graph_iri = str(row["g"])
+            if graph_iri in skip or str(row["p"]) in PROVENANCE or str(row["p"]) in HUBS:
+                continue
+            s, p, o = str(row["s"]), str(row["p"]), str(row["o"])
+            for node in (s, o):
+                if node not in g:
+                    g.add_node(node, label=_local(node), types=[], graphs=[])
+                    found.add(node)
+            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph_iri)
+        frontier = found
+    all_nodes = sorted(g.nodes)
+    rows = []
+    for start_at in range(0, len(all_nodes), max_frontier):
+        nodes = " ".join(str(ox.NamedNode(n)) for n in all_nodes[start_at:start_at + max_frontier])
+        rows += kb.select(f"""SELECT ?s ?k ?v WHERE {{ VALUES ?s {{ {nodes} }}
+            {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
+            UNION {{ ?s a ?v FILTER(isIRI(?v)) BIND("type" AS ?k) }} }}""")
+    for row in rows:
+        node, value = str(row["s"]), row["v"]
+        if str(row["k"]) == "label":
+            if g.nodes[node]["label"] == _local(node) or getattr(value, "language", None) == "en":
+                g.nodes[node]["label"] = str(value)
+        elif str(value) not in g.nodes[node]["types"]:
+            g.nodes[node]["types"].append(str(value))
+    return g

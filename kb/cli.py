@@ -568,6 +568,99 @@ def analytics_indicators(obj: _Context, name: str, fmt: str | None) -> None:
         _emit(indicator(kb, name), fmt)
 
 
+@cli.group()
+def viz() -> None:
+    """Interactive relationship graphs, written as self-contained HTML files."""
+
+
+OUTPUT_OPTION = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                             required=True, help="The HTML file to write (opens offline).")
+
+
+def _write_page(output: Path, html_text: str) -> None:
+    output.write_text(html_text, encoding="utf-8")
+    click.echo(f"Wrote {output}", err=True)
+
+
+@viz.command("entity")
+@click.argument("iri")
+@click.option("--depth", default=1, show_default=True, help="Hops around the entity (1-3).")
+@click.option("--max-nodes", default=300, show_default=True, help="Fold beyond this many.")
+@OUTPUT_OPTION
+@pass_context
+@_fail_on_kb_error
+def viz_entity(obj: _Context, iri: str, depth: int, max_nodes: int, output: Path) -> None:
+    """An entity and its neighbourhood.
+
+    \b
+        kb viz entity country:NL --depth 2 -o netherlands.html
+    """
+    from kb.queries import expand
+    from kb.viz import entity_view
+
+    with obj.kb() as kb:
+        _write_page(output, entity_view(kb, expand(iri), depth=depth, max_nodes=max_nodes,
+                                        link=None))
+
+
+@viz.command("path")
+@click.argument("source")
+@click.argument("target")
+@OUTPUT_OPTION
+@pass_context
+@_fail_on_kb_error
+def viz_path(obj: _Context, source: str, target: str, output: Path) -> None:
+    """The explained path between two entities."""
+    from kb.queries import expand
+    from kb.viz import path_view
+
+    with obj.kb() as kb:
+        _write_page(output, path_view(kb, expand(source), expand(target), link=None))
+
+
+@viz.command("flows")
+@click.option("--product", metavar="IRI")
+@click.option("--start", metavar="DATE")
+@click.option("--end", metavar="DATE")
+@OUTPUT_OPTION
+@pass_context
+@_fail_on_kb_error
+def viz_flows(obj: _Context, product: str | None, start: str | None, end: str | None,
+              output: Path) -> None:
+    """Trade flows between countries, arrows weighted by quantity."""
+    from kb.queries import expand
+    from kb.viz import flows_view
+
+    with obj.kb() as kb:
+        _write_page(output, flows_view(kb, product=expand(product) if product else None,
+                                       start=start, end=end, link=None))
+
+
+@viz.command("query")
+@click.argument("query_text", metavar="QUERY|@FILE.rq")
+@OUTPUT_OPTION
+@pass_context
+@_fail_on_kb_error
+def viz_query(obj: _Context, query_text: str, output: Path) -> None:
+    """The graph of a CONSTRUCT or DESCRIBE query."""
+    from kb.viz import query_view
+
+    with obj.kb() as kb:
+        _write_page(output, query_view(kb, _read_text(query_text, "query"), link=None))
+
+
+@viz.command("ontology")
+@OUTPUT_OPTION
+@pass_context
+@_fail_on_kb_error
+def viz_ontology(obj: _Context, output: Path) -> None:
+    """The ontology's classes and properties."""
+    from kb.viz import ontology_view
+
+    with obj.kb() as kb:
+        _write_page(output, ontology_view(kb, link=None))
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")

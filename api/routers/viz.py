@@ -1,0 +1,73 @@
+"""``/viz/…``: interactive relationship graphs (HTML built by kb.viz), with a strict CSP."""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import KB
+from kb import viz
+from kb.errors import InvalidParameter, NotFound
+
+router = APIRouter(prefix="/viz", tags=["viz"])
+
+ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{title}</title></head><body><h1>{title}</h1><p>{message}</p>
+<p><a href="/">Back to the knowledge base</a></p></body></html>"""
+
+
+def page_headers() -> dict[str, str]:
+    """Security headers for every HTML page: nothing from another host, no framing."""
+    return {"Content-Security-Policy": viz.content_security_policy(),
+            "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer"}
+
+
+def _page(build, *args, **kwargs) -> HTMLResponse:
+    try:
+        body = build(*args, **kwargs)
+    except NotFound as e:
+        return HTMLResponse(ERROR_PAGE.format(title="Not found", message=html.escape(str(e))),
+                            status_code=404, headers=page_headers())
+    except InvalidParameter as e:
+        return HTMLResponse(ERROR_PAGE.format(title="Bad request", message=html.escape(str(e))),
+                            status_code=422, headers=page_headers())
+    return HTMLResponse(body, headers=page_headers())
+
+
+@router.get("/entity", response_class=HTMLResponse)
+async def entity(kb: KB, iri: str, depth: Annotated[int, Query()] = 1,
+                 max_nodes: Annotated[int, Query(ge=1, le=2000)] = 300) -> HTMLResponse:
+    """An entity and its neighbourhood (depth 1-3)."""
+    return await run_in_threadpool(_page, viz.entity_view, kb, iri, depth=depth,
+                                   max_nodes=max_nodes)
+
+
+@router.get("/path", response_class=HTMLResponse)
+async def path(kb: KB, source: str, target: str) -> HTMLResponse:
+    """The explained path between two entities."""
+    return await run_in_threadpool(_page, viz.path_view, kb, source, target)
+
+
+@router.get("/flows", response_class=HTMLResponse)
+async def flows(kb: KB, product: str | None = None, start: str | None = None,
+                end: str | None = None) -> HTMLResponse:
+    """Trade flows between countries, arrows weighted by quantity."""
+    return await run_in_threadpool(_page, viz.flows_view, kb, product=product, start=start,
+                                   end=end)
+
+
+@router.get("/query", response_class=HTMLResponse)
+async def query(kb: KB, query: str) -> HTMLResponse:
+    """The graph of a CONSTRUCT or DESCRIBE query."""
+    return await run_in_threadpool(_page, viz.query_view, kb, query)
+
+
+@router.get("/ontology", response_class=HTMLResponse)
+async def ontology(kb: KB) -> HTMLResponse:
+    """The ontology's classes and properties."""
+    return await run_in_threadpool(_page, viz.ontology_view, kb)
