@@ -263,36 +263,42 @@ def update(obj: _Context, update_text: str) -> None:
 
 @cli.command()
 @click.option("-f", "--format", "format_", type=click.Choice(EXPORT_CHOICES), default="trig",
-              show_default=True, help="RDF format; ttl, nt, jsonld and rdfxml need --graph.")
-@click.option("--graph", metavar="IRI", help="Export only this named graph.")
-@click.option("--ontology", is_flag=True, help="Export only the ontology graph (for Protégé).")
+              show_default=True, help="RDF format; ttl, nt and rdfxml need --graph.")
+@click.option("--graph", metavar="IRI", help="Export only this named graph (an IRI, or a short "
+              "name such as 'ontology' or 'source/seed-report').")
+@click.option("--ontology", is_flag=True, help="Export only the ontology (for Protégé: -f ttl "
+              "or -f rdfxml).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @pass_context
 @_fail_on_kb_error
 def export(obj: _Context, format_: str, graph: str | None, ontology: bool,
            output: Path | None) -> None:
-    """Dump the dataset (TriG, N-Quads) or one graph (any format).
+    """Dump the dataset (TriG, N-Quads, JSON-LD) or one graph (any format), streamed, in a
+    stable order: the same data always gives the same bytes.
 
     \b
         kb export -o dump.trig
-        kb export --ontology --format rdfxml -o medsupply.owl
+        kb export --format ttl --graph https://w3id.org/medsupply-kb/graph/ontology
+        kb export --ontology -f rdfxml -o medsupply.owl
     """
-    from kb.export import export_rdf
-    from kb.namespaces import ONTOLOGY_GRAPH
+    from kb.export import ONTOLOGY_GRAPH, plan_export
+    from kb.export import export as run_export
 
     if ontology:
         graph = str(ONTOLOGY_GRAPH)
     with obj.kb() as kb:
+        plan = plan_export(kb, format_, graph=graph)
         if output is None:
-            data = export_rdf(kb, format_, graph=graph, output=sys.stdout.buffer)
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
+            run_export(kb, plan.format, output=sys.stdout.buffer, plan=plan)
         else:
             tmp = output.with_name(output.name + ".partial")
-            with tmp.open("wb") as f:
-                export_rdf(kb, format_, graph=graph, output=f)
-            tmp.replace(output)
+            try:
+                with tmp.open("wb") as f:
+                    run_export(kb, plan.format, output=f, plan=plan)
+                tmp.replace(output)
+            finally:
+                tmp.unlink(missing_ok=True)
 
 
 @cli.group()
@@ -304,11 +310,12 @@ def graph() -> None:
 @click.option("-f", "--format", "format_", type=click.Choice(["graphml", "gexf", "csv", "json"]),
               default="graphml", show_default=True,
               help="GraphML or GEXF (Gephi), node-link JSON (networkx), CSV (Neo4j import).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write; for CSV, FILE-nodes.csv and FILE-relationships.csv.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output); for CSV (required), "
+                   "FILE-nodes.csv and FILE-relationships.csv.")
 @pass_context
 @_fail_on_kb_error
-def graph_export(obj: _Context, format_: str, output: Path) -> None:
+def graph_export(obj: _Context, format_: str, output: Path | None) -> None:
     """Write the entity graph for Gephi, Neo4j or networkx.
 
     \b
@@ -316,10 +323,17 @@ def graph_export(obj: _Context, format_: str, output: Path) -> None:
         kb graph export --format csv -o neo4j/medsupply
     """
     from kb.analytics import entity_graph
-    from kb.export import write_graph_files
+    from kb.graph_export import export_graph, write_graph_files
 
+    if output is None and format_ == "csv":
+        raise click.UsageError("--format csv writes two files (nodes, relationships): give -o")
     with obj.kb() as kb:
-        files = write_graph_files(entity_graph(kb), format_, output)
+        g = entity_graph(kb)
+    if output is None:
+        sys.stdout.buffer.write(export_graph(g, format_))
+        sys.stdout.flush()
+        return
+    files = write_graph_files(g, format_, output)
     click.echo("Wrote " + ", ".join(str(f) for f in files), err=True)
 
 

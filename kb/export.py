@@ -1,61 +1,200 @@
-"""Exports: the dataset or a graph in RDF formats, and the entity graph for Gephi, Neo4j and
-networkx.
+"""RDF exports: the whole dataset (TriG, N-Quads, JSON-LD) or one graph (Turtle, N-Triples,
+JSON-LD, RDF/XML), streamed, with readable prefixes and a stable, byte-identical output.
 
-RDF dumps are written by the engine straight to the output (a 1M-triple dump does not sit in
-memory), with the project's prefixes; the order is the store's index order, so two dumps of
-one store are byte-identical. JSON-LD is compacted with ``ontology/context.jsonld``.
+How the output is made stable and streamed, whatever the backend:
+
+1. Each graph is dumped by the engine as N-Triples into a temporary file (on disk, not in
+   memory).
+2. Blank nodes get labels computed from their content: a hash of the statements each one is
+   part of (with the other blank nodes masked), refined by the hashes of its blank
+   neighbours until that tells no more apart (colour refinement). The engine's own labels
+   (random per load) never reach the output, so the same data loaded twice, into any store,
+   exports to the same bytes. Blank nodes that this cannot tell apart are numbered in the
+   order of the engine's labels (when they are truly interchangeable, as twins usually are,
+   the output is the same either way).
+3. The relabelled lines of each graph are sorted (an external merge sort over temporary files,
+   ``SORT_CHUNK_LINES`` lines in memory at a time): subjects come out sorted and grouped.
+4. The sorted lines are written out as they are (N-Triples, N-Quads), or re-parsed and
+   written by pyoxigraph's streaming serializers (Turtle, TriG, RDF/XML) with the prefixes of
+   ``kb.namespaces.PREFIXES``, or by the streaming JSON-LD compactor below (one node object
+   per subject, compacted with ``ontology/context.jsonld``).
+
+Memory stays bounded by the sort chunk and the blank-node table (one entry per blank node),
+never by the dataset.
+
+>>> from kb.store import KnowledgeBase
+>>> kb = KnowledgeBase.open("memory")
+>>> kb.update("INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> [ <urn:c> 1 ] } }")
+>>> print(export_bytes(kb, "nq").decode(), end="")
+<urn:a> <urn:b> _:b5b475bcb7c8b8709 <urn:g> .
+_:b5b475bcb7c8b8709 <urn:c> "1"^^<http://www.w3.org/2001/XMLSchema#integer> <urn:g> .
+>>> kb.close()
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
+import hashlib
+import heapq
 import json
+import queue
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import networkx as nx
 import pyoxigraph as ox
 
-from kb.bundled import CONTEXT_FILE
-from kb.errors import InvalidParameter
+from kb.errors import InvalidParameter, KbError, NotFound
 from kb.formats import rdf_format
-from kb.namespaces import ONTOLOGY_GRAPH, PREFIXES
-from kb.store import run_in_engine_thread
+from kb.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES
 
-GRAPH_FORMATS = ("graphml", "gexf", "json", "csv")
+#: Lines sorted in memory at a time; longer graphs are merged from sorted runs on disk.
+SORT_CHUNK_LINES = 200_000
+
+#: Blank-node colour refinement stops after this many rounds (or when stable).
+MAX_REFINEMENT_ROUNDS = 64
+
+#: Formats an export offers, by short name.
+EXPORT_FORMATS = ("trig", "nq", "ttl", "nt", "jsonld", "rdfxml")
+#: Which of them hold a whole dataset (named graphs kept).
+DATASET_FORMATS = ("trig", "nq", "jsonld")
+
+MEDIA_TYPES = {
+    "trig": "application/trig",
+    "nq": "application/n-quads",
+    "ttl": "text/turtle",
+    "nt": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "rdfxml": "application/rdf+xml",
+}
+EXTENSIONS = {"trig": "trig", "nq": "nq", "ttl": "ttl", "nt": "nt", "jsonld": "jsonld",
+              "rdfxml": "rdf"}
+
+_MASK = (1 << 128) - 1
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+class NotAcceptable(InvalidParameter):
+    """The format cannot hold what was asked for (a one-graph format for the whole
+    dataset); HTTP answers 406."""
+
+
+def format_name(name: str) -> str:
+    """The short export format name for a name, alias, extension or media type.
+
+    >>> format_name("turtle"), format_name("application/n-quads"), format_name("rdf")
+    ('ttl', 'nq', 'rdfxml')
+    """
+    key = name.strip().lower()
+    if key in EXPORT_FORMATS:
+        return key
+    aliases = {"rdf": "rdfxml", "owl": "rdfxml", "json-ld": "jsonld", "json": "jsonld"}
+    if key in aliases:
+        return aliases[key]
+    fmt = rdf_format(key)
+    for short in EXPORT_FORMATS:
+        if rdf_format(short) == fmt:
+            return short
+    raise InvalidParameter("format", f"{name!r} is not an export format; use one of "
+                           f"{', '.join(EXPORT_FORMATS)}")
+
+
+def graph_iri(name: str) -> str:
+    """A graph IRI, or a short name (``ontology``, ``source/x``) under the KB's graph
+    namespace."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", name):
+        return name
+    return f"{GRAPH}{name}"
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What an export will write: checked before anything is written, so that an HTTP
+    answer can still carry an error status."""
+
+    format: str
+    graphs: tuple[str | None, ...]  # None: the store's own default graph
+    dataset: bool
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.format]
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+
+def plan_export(kb, format: str = "trig", *, graph: str | None = None) -> ExportPlan:
+    """Check an export request and list the graphs it covers.
+
+    Raises:
+        NotAcceptable: a one-graph format (Turtle, N-Triples, RDF/XML) for the whole dataset.
+        NotFound: the graph does not exist.
+        InvalidParameter: an unknown format.
+    """
+    fmt = format_name(format)
+    if graph is None:
+        if fmt not in DATASET_FORMATS:
+            raise NotAcceptable(
+                "format", f"{fmt} holds a single graph, but the whole dataset has named graphs: "
+                "use TriG or N-Quads (format=trig or format=nq), which keep the graphs, or "
+                "pick one graph")
+        graphs: list[str | None] = list(kb.graphs())
+        if kb.is_local and _default_graph_size(kb):
+            graphs.insert(0, None)
+        return ExportPlan(fmt, tuple(graphs), True)
+    iri = graph_iri(graph)
+    try:
+        ox.NamedNode(iri)
+    except ValueError as e:
+        raise InvalidParameter("graph", f"{iri!r} is not an IRI: {e}") from None
+    if iri not in set(kb.graphs()):
+        raise NotFound(f"no graph <{iri}> in this knowledge base; list them with `kb stats`",
+                       iri=iri)
+    return ExportPlan(fmt, (iri,), False)
+
+
+def export(kb, format: str = "trig", *, graph: str | None = None, output: IO[bytes],
+           plan: ExportPlan | None = None) -> None:
+    """Write the dataset (``graph=None``) or one graph to ``output``, as it goes."""
+    plan = plan or plan_export(kb, format, graph=graph)
+    with tempfile.TemporaryDirectory(prefix="kb-export-") as tmp:
+        work = Path(tmp)
+        files = [_dump_graph(kb, g, work / f"g{i}.nt") for i, g in enumerate(plan.graphs)]
+        labels = _blank_labels(files, plan.graphs)
+        sorted_files = [_sorted(f, labels, work / f"s{i}.nt", work)
+                        for i, f in enumerate(files)]
+        writer = _WRITERS[plan.format]
+        writer(list(zip(plan.graphs, sorted_files, strict=True)), output, plan.dataset)
+    flush = getattr(output, "flush", None)
+    if flush is not None:
+        flush()
+
+
+def export_bytes(kb, format: str = "trig", *, graph: str | None = None) -> bytes:
+    """The export in memory (for small data and tests)."""
+    import io
+
+    buffer = io.BytesIO()
+    export(kb, format, graph=graph, output=buffer)
+    return buffer.getvalue()
 
 
 def export_rdf(kb, format: str = "trig", *, graph: str | None = None,
                output: IO[bytes] | None = None) -> bytes:
-    """Write the dataset (TriG, N-Quads) or one graph (any RDF format) to ``output`` (or
-    return the bytes).
-
-    Raises:
-        InvalidParameter: a one-graph format was asked for the whole dataset, or the graph
-            does not exist.
-    """
-    fmt = rdf_format(format)
-    if graph is None and not fmt.supports_datasets:
-        raise InvalidParameter("format", f"{fmt.name} holds one graph, but the dataset has "
-                               "named graphs: use TriG or N-Quads, or pick a graph")
-    if graph is not None and graph not in kb.graphs():
-        raise InvalidParameter("graph", f"no graph <{graph}> in the store")
-    if fmt == ox.RdfFormat.JSON_LD:
-        data = _compacted_jsonld(kb, graph)
-        if output is None:
-            return data
-        output.write(data)
-        return b""
-    if not kb.is_local:
-        return kb.dump(fmt, graph=graph, output=output)
-    kwargs: dict[str, object] = {"format": fmt}
-    if graph is not None:
-        kwargs["from_graph"] = ox.NamedNode(graph)
-    if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML):
-        kwargs["prefixes"] = PREFIXES
-    store = kb.backend.store
-    return run_in_engine_thread(lambda: store.dump(output, **kwargs)) or b""
+    """Write the dataset (``graph=None``) or one graph to ``output``, or return the bytes
+    when no output is given (then b"" is returned)."""
+    if output is None:
+        return export_bytes(kb, format, graph=graph)
+    export(kb, format, graph=graph, output=output)
+    return b""
 
 
 def export_ontology(kb, format: str = "ttl") -> bytes:
@@ -63,88 +202,463 @@ def export_ontology(kb, format: str = "ttl") -> bytes:
     return export_rdf(kb, format, graph=str(ONTOLOGY_GRAPH))
 
 
-def _compacted_jsonld(kb, graph: str | None) -> bytes:
-    from rdflib import Dataset, Graph
+def export_stream(kb, plan: ExportPlan, *, chunk_bytes: int = 256 * 1024,
+                  max_chunks: int = 16) -> Iterator[bytes]:
+    """The export as an iterator of byte chunks (for an HTTP streaming response): a producer
+    thread writes into a bounded queue, so memory stays at ``max_chunks`` chunks. Closing
+    the iterator early (a client that went away) stops the producer."""
+    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=max_chunks)
+    stop = threading.Event()
 
-    context = json.loads(CONTEXT_FILE.read_text())["@context"]
-    if graph is not None:
-        g = kb.graph(graph)
-        return g.serialize(format="json-ld", context=context, indent=1).encode()
-    ds: Graph = Dataset()
-    ds.parse(data=kb.dump("nq"), format="nquads")
-    return ds.serialize(format="json-ld", context=context, indent=1).encode()
+    class _QueueWriter:
+        def __init__(self) -> None:
+            self.buffer = bytearray()
 
+        def write(self, data: bytes) -> int:
+            self.buffer += data
+            if len(self.buffer) >= chunk_bytes:
+                self.flush()
+            return len(data)
 
-# --- graph exports -----------------------------------------------------------------------------
+        def flush(self) -> None:
+            if self.buffer:
+                _put(bytes(self.buffer))
+                self.buffer.clear()
 
+    def _put(item: bytes | BaseException | None) -> None:
+        while True:
+            if stop.is_set():
+                raise _Cancelled
+            try:
+                chunks.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
-def _flat(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """A copy whose attributes are strings or numbers (GraphML and GEXF take no lists)."""
-    flat = nx.MultiDiGraph()
-    for node, data in g.nodes(data=True):
-        flat.add_node(node, label=str(data.get("label", node)),
-                      types="|".join(data.get("types", [])),
-                      graphs="|".join(data.get("graphs", [])),
-                      **{k: v for k, v in data.items() if isinstance(v, int | float | str)
-                         and k not in ("label",)})
-    for s, o, key, data in g.edges(keys=True, data=True):
-        flat.add_edge(s, o, key=key, **{k: (v if isinstance(v, int | float) else str(v))
-                                        for k, v in data.items()})
-    return flat
+    def produce() -> None:
+        writer = _QueueWriter()
+        try:
+            export(kb, plan.format, output=writer, plan=plan)  # type: ignore[arg-type]
+            writer.flush()
+            _put(None)
+        except _Cancelled:
+            return
+        except BaseException as e:  # handed to the consumer
+            with contextlib.suppress(_Cancelled):
+                _put(e)
 
-
-def export_graph(g: nx.MultiDiGraph, format: str, *, part: str = "nodes") -> bytes:
-    """The graph as GraphML or GEXF (Gephi: labels, classes and weights as attributes),
-    node-link JSON, or CSV in Neo4j's bulk-import format (``part``: nodes or relationships).
-    """
-    if format not in GRAPH_FORMATS:
-        raise InvalidParameter("format", f"{format!r} is not one of {', '.join(GRAPH_FORMATS)}")
-    flat = _flat(g)
-    if format == "graphml":
-        out = io.BytesIO()
-        nx.write_graphml(flat, out)
-        return out.getvalue()
-    if format == "gexf":
-        out = io.BytesIO()
-        nx.write_gexf(flat, out)
-        return out.getvalue()
-    if format == "json":
-        return json.dumps(nx.node_link_data(flat, edges="links"), indent=1).encode()
-    if part not in ("nodes", "relationships"):
-        raise InvalidParameter("part", "nodes or relationships")
-    return _neo4j_csv(flat, part)
-
-
-def _neo4j_label(iri: str) -> str:
-    local = iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-    return "".join(ch for ch in local if ch.isalnum() or ch == "_") or "Resource"
-
-
-def _neo4j_csv(g: nx.MultiDiGraph, part: str) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if part == "nodes":
-        writer.writerow(["iri:ID", "label", "graphs", ":LABEL"])
-        for node, data in g.nodes(data=True):
-            labels = ";".join(sorted({_neo4j_label(t) for t in data["types"].split("|") if t}))
-            writer.writerow([node, data["label"], data["graphs"], labels or "Resource"])
-    else:
-        writer.writerow([":START_ID", ":END_ID", ":TYPE", "predicate", "graph"])
-        for s, o, data in g.edges(data=True):
-            rel = _neo4j_label(data.get("predicate", "related")).upper()
-            writer.writerow([s, o, rel, data.get("predicate", ""), data.get("graph", "")])
-    return out.getvalue().encode()
+    thread = threading.Thread(target=produce, name="kb-export", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = chunks.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
-def write_graph_files(g: nx.MultiDiGraph, format: str, output: Path) -> list[Path]:
-    """Write a graph export to ``output``; Neo4j CSV becomes ``<stem>-nodes.csv`` and
-    ``<stem>-relationships.csv`` beside it. Returns the files written."""
-    if format != "csv":
-        output.write_bytes(export_graph(g, format))
-        return [output]
-    written = []
-    for part in ("nodes", "relationships"):
-        path = output.with_name(f"{output.stem}-{part}.csv")
-        path.write_bytes(export_graph(g, "csv", part=part))
-        written.append(path)
-    return written
+class _Cancelled(Exception):
+    pass
+
+
+# --- step 1: dump ---------------------------------------------------------------------------
+
+
+def _default_graph_size(kb) -> int:
+    from kb.store import run_in_engine_thread
+
+    def count() -> int:
+        for _ in kb.backend.store.quads_for_pattern(None, None, None, ox.DefaultGraph()):
+            return 1
+        return 0
+
+    return run_in_engine_thread(count)
+
+
+def _dump_graph(kb, graph: str | None, path: Path) -> Path:
+    from kb.store import run_in_engine_thread
+
+    def dump() -> None:
+        with path.open("wb") as f:
+            if graph is None:
+                kb.backend.store.dump(f, ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+            else:
+                kb.backend.dump(f, ox.RdfFormat.N_TRIPLES, graph)
+
+    try:
+        run_in_engine_thread(dump)
+    except OSError as e:
+        raise KbError(f"Cannot write the export's temporary files: {e}") from e
+    return path
+
+
+# --- step 2: blank node labels --------------------------------------------------------------
+
+
+def _h(*parts: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(b"\x00".join(parts), digest_size=16).digest(), "big")
+
+
+def _split(line: bytes) -> tuple[bytes, bytes, bytes]:
+    """Subject, predicate and object of an N-Triples line as written by the engine."""
+    s, p, rest = line.split(b" ", 2)
+    return s, p, rest[:-3] if rest.endswith(b" .\n") else rest.rstrip(b"\n .")
+
+
+def _blank_labels(files: list[Path], graphs: Iterable[str | None]) -> dict[bytes, bytes]:
+    """Engine label (``_:xyz``) -> content label (``_:b`` + 16 hex digits)."""
+    names = [(g or "").encode() for g in graphs]
+    sig: dict[bytes, int] = {}
+    edges: list[tuple[bytes, bytes, bytes, bytes]] = []  # blank-to-blank links
+    for path, g in zip(files, names, strict=True):
+        with path.open("rb") as f:
+            for line in f:
+                if b"_:" not in line:
+                    continue
+                s, p, o = _split(line)
+                sb, ob = s.startswith(b"_:"), o.startswith(b"_:")
+                if sb:
+                    sig[s] = (sig.get(s, 0) + _h(b">", p, b"_:" if ob else o, g)) & _MASK
+                if ob:
+                    sig[o] = (sig.get(o, 0) + _h(b"<", b"_:" if sb else s, p, g)) & _MASK
+                if sb and ob:
+                    edges.append((s, p, o, g))
+    if not sig:
+        return {}
+    # Colour refinement: a blank node is also told apart by its blank neighbours, their
+    # neighbours, and so on, until the partition stops getting finer (chains such as RDF
+    # lists need as many rounds as they are long).
+    base, distinct = sig, len(set(sig.values()))
+    for _ in range(MAX_REFINEMENT_ROUNDS if edges else 0):
+        refined = dict(base)
+        for s, p, o, g in edges:
+            refined[s] = (refined[s] + _h(b">>", p, b"%x" % sig[o], g)) & _MASK
+            refined[o] = (refined[o] + _h(b"<<", p, b"%x" % sig[s], g)) & _MASK
+        now = len(set(refined.values()))
+        sig = refined
+        if now == distinct:
+            break
+        distinct = now
+    labels: dict[bytes, bytes] = {}
+    taken: dict[bytes, int] = {}
+    for old in sorted(sig, key=lambda b: (sig[b], b)):
+        label = b"_:b%016x" % (sig[old] >> 64)
+        if label in taken:
+            taken[label] += 1
+            label = b"%s_%d" % (label, taken[label])
+        else:
+            taken[label] = 0
+        labels[old] = label
+    return labels
+
+
+def _relabel(line: bytes, labels: dict[bytes, bytes]) -> bytes:
+    if not labels or b"_:" not in line:
+        return line
+    s, p, o = _split(line)
+    if s.startswith(b"_:"):
+        s = labels.get(s, s)
+    if o.startswith(b"_:"):
+        o = labels.get(o, o)
+    return b"%s %s %s .\n" % (s, p, o)
+
+
+# --- step 3: sort ---------------------------------------------------------------------------
+
+
+def _sorted(path: Path, labels: dict[bytes, bytes], out: Path, work: Path) -> Path:
+    """``path``'s lines, relabelled and sorted, in ``out`` (an external merge sort)."""
+    runs: list[Path] = []
+    chunk: list[bytes] = []
+
+    def spill() -> None:
+        chunk.sort()
+        run = work / f"{out.stem}-run{len(runs)}.nt"
+        with run.open("wb") as f:
+            f.writelines(chunk)
+        runs.append(run)
+        chunk.clear()
+
+    with path.open("rb") as f:
+        for line in f:
+            chunk.append(_relabel(line, labels))
+            if len(chunk) >= SORT_CHUNK_LINES:
+                spill()
+    path.unlink()
+    if not runs:
+        chunk.sort()
+        with out.open("wb") as f:
+            f.writelines(chunk)
+        return out
+    if chunk:
+        spill()
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(run.open("rb")) for run in runs]
+        with out.open("wb") as f:
+            f.writelines(heapq.merge(*readers))
+    for run in runs:
+        run.unlink()
+    return out
+
+
+# --- step 4: write --------------------------------------------------------------------------
+
+Parts = list[tuple[str | None, Path]]
+
+
+def _write_nt(parts: Parts, output: IO[bytes], dataset: bool) -> None:
+    for _, path in parts:
+        with path.open("rb") as f:
+            while block := f.read(1024 * 1024):
+                output.write(block)
+
+
+def _write_nq(parts: Parts, output: IO[bytes], dataset: bool) -> None:
+    for graph, path in parts:
+        if graph is None:
+            _write_nt([(graph, path)], output, dataset)
+            continue
+        suffix = b" <%s> .\n" % graph.encode()
+        with path.open("rb") as f:
+            lines: list[bytes] = []
+            for line in f:
+                lines.append(line[:-3] + suffix)
+                if len(lines) >= 4096:
+                    output.write(b"".join(lines))
+                    lines.clear()
+            output.write(b"".join(lines))
+
+
+def _triples(path: Path) -> Iterator[ox.Triple]:
+    yield from ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES)
+
+
+def _write_ox(fmt: ox.RdfFormat) -> Callable[[Parts, IO[bytes], bool], None]:
+    def write(parts: Parts, output: IO[bytes], dataset: bool) -> None:
+        if dataset:
+            def items() -> Iterator[ox.Quad]:
+                for graph, path in parts:
+                    g = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
+                    for t in _triples(path):
+                        yield ox.Quad(t.subject, t.predicate, t.object, g)
+            source: Iterable[ox.Quad] | Iterable[ox.Triple] = items()
+        else:
+            source = (t for _, path in parts for t in _triples(path))
+        try:
+            ox.serialize(source, output, fmt, prefixes=PREFIXES)
+        except ValueError as e:  # RDF/XML cannot write every predicate IRI
+            raise InvalidParameter("format", f"cannot write this graph as {fmt.name}: {e}; "
+                                   "use Turtle or N-Triples") from None
+
+    return write
+
+
+def _write_jsonld(parts: Parts, output: IO[bytes], dataset: bool) -> None:
+    compactor = JsonLdCompactor(load_context())
+    output.write(b'{\n  "@context": ')
+    output.write(json.dumps(compactor.context, ensure_ascii=False).encode())
+    output.write(b',\n  "@graph": [')
+    first = True
+
+    def emit(obj: dict, indent: str) -> None:
+        nonlocal first
+        output.write(b"" if first else b",")
+        output.write(f"\n{indent}".encode())
+        output.write(json.dumps(obj, ensure_ascii=False).encode())
+        first = False
+
+    for graph, path in parts:
+        if dataset and graph is not None:
+            output.write(b"" if first else b",")
+            output.write(b'\n    {"@id": %s, "@graph": [' % json.dumps(
+                compactor.iri(graph)).encode())
+            first = True
+            for node in compactor.nodes(_triples(path)):
+                emit(node, "      ")
+            output.write(b"\n    ]}")
+            first = False
+        else:
+            for node in compactor.nodes(_triples(path)):
+                emit(node, "    ")
+    output.write(b"\n  ]\n}\n")
+
+
+_WRITERS: dict[str, Callable[[Parts, IO[bytes], bool], None]] = {
+    "nt": _write_nt,
+    "nq": _write_nq,
+    "ttl": _write_ox(ox.RdfFormat.TURTLE),
+    "trig": _write_ox(ox.RdfFormat.TRIG),
+    "rdfxml": _write_ox(ox.RdfFormat.RDF_XML),
+    "jsonld": _write_jsonld,
+}
+
+
+# --- JSON-LD compaction ---------------------------------------------------------------------
+
+
+def load_context() -> dict:
+    """The project's JSON-LD context (``ontology/context.jsonld``'s ``@context``), with the
+    prefixes of ``kb.namespaces`` it does not define added (its own terms win)."""
+    from kb.bundled import CONTEXT_FILE
+
+    try:
+        context = dict(json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))["@context"])
+    except (OSError, ValueError, KeyError, TypeError):
+        context = {}
+    for prefix, namespace in PREFIXES.items():
+        context.setdefault(prefix, namespace)
+    return context
+
+
+class JsonLdCompactor:
+    """Compacts one subject's triples at a time into a JSON-LD node object, with the terms
+    and prefixes of a context (type coercions ``@id`` and datatypes, ``@language``
+    containers); anything a term does not fit is written with a compact IRI key and an
+    expanded value, which is always correct JSON-LD."""
+
+    def __init__(self, context: dict) -> None:
+        self.context = context
+        self.prefixes: list[tuple[str, str]] = []
+        self.terms: dict[str, list[tuple[str, dict]]] = {}
+        for term, value in context.items():
+            if term.startswith("@"):
+                continue
+            if isinstance(value, str):
+                if value[-1:] in ":/?#[]@" and ":" not in term:
+                    self.prefixes.append((term, value))
+                continue
+            if isinstance(value, dict) and isinstance(value.get("@id"), str):
+                definition = dict(value)
+                definition["@id"] = self._expand(value["@id"], context)
+                if "@type" in definition and definition["@type"] != "@id":
+                    definition["@type"] = self._expand(definition["@type"], context)
+                self.terms.setdefault(definition["@id"], []).append((term, definition))
+        self.prefixes.sort(key=lambda p: (-len(p[1]), p[0]))  # longest namespace first
+
+    @staticmethod
+    def _expand(value: str, context: dict) -> str:
+        prefix, sep, local = value.partition(":")
+        target = context.get(prefix)
+        if sep and isinstance(target, str) and not local.startswith("//"):
+            return target + local
+        return value
+
+    def iri(self, iri: str) -> str:
+        """``prefix:local`` where a prefix of the context fits, else the IRI."""
+        for prefix, namespace in self.prefixes:
+            if iri.startswith(namespace):
+                local = iri[len(namespace):]
+                if not local.startswith("//"):
+                    return f"{prefix}:{local}"
+        return iri
+
+    def _ref(self, term: object) -> str:
+        if isinstance(term, ox.BlankNode):
+            return f"_:{term.value}"
+        return self.iri(term.value)  # type: ignore[attr-defined]
+
+    def _value(self, term: object) -> object:
+        if isinstance(term, ox.Literal):
+            dt = term.datatype.value
+            if term.language:
+                return {"@value": term.value, "@language": term.language}
+            if dt == _XSD_STRING:
+                return term.value
+            return {"@value": term.value, "@type": self.iri(dt)}
+        return {"@id": self._ref(term)}
+
+    def node(self, subject: object, pairs: list[tuple[object, object]]) -> dict:
+        node: dict[str, object] = {"@id": self._ref(subject)}
+        by_predicate: dict[str, list[object]] = {}
+        for p, o in pairs:
+            by_predicate.setdefault(p.value, []).append(o)  # type: ignore[attr-defined]
+        types = by_predicate.pop(_RDF_TYPE, [])
+        iri_types = [t for t in types if isinstance(t, ox.NamedNode)]
+        if iri_types:
+            node["@type"] = _one([self.iri(t.value) for t in iri_types])
+        other_types = [t for t in types if not isinstance(t, ox.NamedNode)]
+        if other_types:
+            by_predicate[_RDF_TYPE] = other_types
+        for predicate, objects in by_predicate.items():
+            rest = objects
+            for term, definition in self.terms.get(predicate, []):
+                fitted, rest = self._fit(definition, rest)
+                if fitted is not None:
+                    node[term] = fitted
+                if not rest:
+                    break
+            if rest:
+                node[self.iri(predicate)] = _one([self._value(o) for o in rest])
+        return node
+
+    def _fit(self, definition: dict, objects: list[object]) -> tuple[object | None, list[object]]:
+        """The values a term can hold in compact form, and the ones it cannot."""
+        kind = definition.get("@type")
+        container = definition.get("@container")
+        fit: list[object] = []
+        rest: list[object] = []
+        if container == "@language":
+            langs: dict[str, list[str]] = {}
+            for o in objects:
+                if isinstance(o, ox.Literal) and o.language:
+                    langs.setdefault(o.language, []).append(o.value)
+                else:
+                    rest.append(o)
+            return ({k: _one(v) for k, v in langs.items()} if langs else None), rest
+        if container is not None or "@language" in definition or "@reverse" in definition:
+            return None, list(objects)
+        for o in objects:
+            if kind == "@id" and isinstance(o, ox.NamedNode | ox.BlankNode):
+                fit.append(self._ref(o))
+            elif kind not in (None, "@id") and isinstance(o, ox.Literal) and not o.language \
+                    and o.datatype.value == kind:
+                fit.append(o.value)
+            elif kind is None:
+                fit.append(self._value(o))
+            else:
+                rest.append(o)
+        return (_one(fit) if fit else None), rest
+
+    def nodes(self, triples: Iterable[ox.Triple]) -> Iterator[dict]:
+        """Node objects for triples grouped by subject (as the sorted export has them)."""
+        subject: object = None
+        pairs: list[tuple[object, object]] = []
+        for t in triples:
+            if subject is not None and t.subject != subject:
+                yield self.node(subject, pairs)
+                pairs = []
+            subject = t.subject
+            pairs.append((t.predicate, t.object))
+        if subject is not None:
+            yield self.node(subject, pairs)
+
+
+def _one(values: list) -> object:
+    return values[0] if len(values) == 1 else values
+
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "GRAPH_FORMATS",
+    "ONTOLOGY_GRAPH",
+    "ExportPlan",
+    "JsonLdCompactor",
+    "NotAcceptable",
+    "export",
+    "export_bytes",
+    "export_graph",
+    "export_ontology",
+    "export_rdf",
+    "export_stream",
+    "format_name",
+    "graph_iri",
+    "plan_export",
+    "write_graph_files",
+]
+
+# Graph exports live in kb.graph_export; importable from here too.
+from kb.graph_export import GRAPH_FORMATS, export_graph, write_graph_files  # noqa: E402

@@ -108,13 +108,17 @@ def test_graph_exports_open_in_networkx_gephi_and_neo4j_format(bundled: Knowledg
     assert china["label"] == "China" and "Country" in china["types"]
     gexf = nx.read_gexf(io.BytesIO(export_graph(g, "gexf")))
     assert gexf.number_of_edges() == g.number_of_edges()
+    assert gexf.nodes["https://w3id.org/medsupply-kb/id/country/CN"]["label"] == "China"
+    assert gexf.nodes["https://w3id.org/medsupply-kb/id/country/CN"]["class"] == "Country"
+    assert all(isinstance(d["weight"], float) for _, _, d in gexf.edges(data=True))
+    assert export_graph(g, "gexf") == export_graph(g, "gexf")  # stable files
     linked = nx.node_link_graph(json.loads(export_graph(g, "json")), edges="links")
     assert linked.number_of_nodes() == g.number_of_nodes()
     files = write_graph_files(g, "csv", tmp_path / "neo4j")
     nodes = list(csv.reader(io.StringIO(files[0].read_text())))
     rels = list(csv.reader(io.StringIO(files[1].read_text())))
-    assert nodes[0] == ["iri:ID", "label", "graphs", ":LABEL"]
-    assert rels[0][:3] == [":START_ID", ":END_ID", ":TYPE"]
+    assert nodes[0] == ["iri:ID", "label", "class", "types:string[]", "graphs:string[]", ":LABEL"]
+    assert rels[0] == [":START_ID", ":END_ID", ":TYPE", "predicate", "label", "graph", "weight:float"]
     ids = {row[0] for row in nodes[1:]}
     assert all(r[0] in ids and r[1] in ids for r in rels[1:])
 

@@ -1,59 +1,86 @@
-"""``/export``: dumps of the dataset or a graph, and ``/export/graph`` for other tools."""
+"""``/export``: RDF dumps of the dataset or one graph, and ``/export/graph``: the entity
+graph for Gephi, Neo4j and networkx. Thin: kb.export and kb.graph_export do the work."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KB
-from api.negotiation import NotAcceptable
+from api.errors import error_body
+from kb import export as rdf_export
 from kb.analytics import entity_graph
-from kb.errors import InvalidParameter
-from kb.export import export_graph, export_rdf
-from kb.formats import rdf_format
+from kb.graph_export import GRAPH_FORMATS, MEDIA_TYPES, export_graph
 
 router = APIRouter(prefix="/export", tags=["export"])
-GRAPH_MEDIA = {"graphml": "application/graphml+xml", "gexf": "application/gexf+xml",
-               "json": "application/json", "csv": "text/csv"}
+
+#: Accept media type -> export format, for requests that give no ``format``.
+_BY_MEDIA_TYPE = {media: name for name, media in rdf_export.MEDIA_TYPES.items()}
+_BY_MEDIA_TYPE["application/xml"] = "rdfxml"
 
 
-@router.get("")
-async def export(kb: KB, format: str = "trig", graph: str | None = None) -> Response:
-    """The dataset (`trig`, `nq`) or one graph (`ttl`, `nt`, `jsonld`, `rdfxml` too), written
-    to a temporary file by the engine and streamed from it."""
-    fmt = rdf_format(format)
-    if graph is None and not fmt.supports_datasets:
-        raise NotAcceptable(f"{fmt.name} holds one graph but the dataset has named graphs: "
-                            "ask for format=trig or format=nq, or name a graph")
-    handle, path = tempfile.mkstemp(prefix="kb-export-")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            await run_in_threadpool(export_rdf, kb, format, graph=graph, output=f)
-    except BaseException:
-        os.unlink(path)
-        raise
-    suffix = {"N-Quads": "nq", "TriG": "trig", "Turtle": "ttl", "N-Triples": "nt",
-              "JSON-LD": "jsonld", "RDF/XML": "rdf", "N3": "n3"}[fmt.name]
-    return FileResponse(path, media_type=fmt.media_type, filename=f"medsupply-kb.{suffix}",
-                        background=BackgroundTask(os.unlink, path))
+def _negotiated(request: Request) -> str | None:
+    best: tuple[float, str] | None = None
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        name = _BY_MEDIA_TYPE.get(media.lower())
+        if name and q > 0 and (best is None or q > best[0]):
+            best = (q, name)
+    return best[1] if best else None
 
 
-@router.get("/graph")
-async def export_graph_route(
+@router.get("", response_class=Response, responses={
+    200: {"content": {media: {} for media in rdf_export.MEDIA_TYPES.values()},
+          "description": "The dump, streamed."},
+    406: {"description": "A one-graph format (Turtle, N-Triples, RDF/XML) for the whole "
+                         "dataset: use TriG or N-Quads, or pick a graph."}})
+async def export(
     request: Request, kb: KB,
-    format: Annotated[str, Query(pattern="^(graphml|gexf|json|csv)$")] = "graphml",
-    part: Annotated[str, Query(pattern="^(nodes|relationships)$")] = "nodes",
+    format: Annotated[str | None, Query(description="trig, nq, jsonld (whole dataset or one "
+                                        "graph), ttl, nt, rdfxml (one graph); default from "
+                                        "Accept, else trig")] = None,
+    graph: Annotated[str | None, Query(description="A graph IRI or a short name such as "
+                                       "'ontology'; default: the whole dataset")] = None,
 ) -> Response:
-    """The entity graph as GraphML, GEXF, node-link JSON or Neo4j CSV (`part`: nodes or
-    relationships)."""
+    """Dump the whole dataset or one graph, streamed, in a stable order (the same data always
+    gives the same bytes)."""
+    chosen = format or _negotiated(request) or ("ttl" if graph else "trig")
+    try:
+        plan = await run_in_threadpool(rdf_export.plan_export, kb, chosen, graph=graph)
+    except rdf_export.NotAcceptable as e:
+        return JSONResponse(error_body(e, 406), status_code=406)
+    name = (graph or "medsupply-kb").rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "graph"
+    return StreamingResponse(
+        rdf_export.export_stream(kb, plan), media_type=plan.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{safe}.{plan.extension}"',
+                 "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/graph", response_class=Response)
+async def export_graph_route(
+    kb: KB,
+    format: Annotated[str, Query(pattern="^(graphml|gexf|json|csv)$",
+                                 description=", ".join(GRAPH_FORMATS))] = "graphml",
+    part: Annotated[str, Query(pattern="^(nodes|relationships)$",
+                               description="CSV only: Neo4j's nodes or relationships file")]
+    = "nodes",
+) -> Response:
+    """The entity graph as GraphML or GEXF (Gephi), node-link JSON (networkx) or Neo4j
+    bulk-import CSV (``part``: nodes or relationships)."""
     g = await run_in_threadpool(entity_graph, kb)
     data = await run_in_threadpool(export_graph, g, format, part=part)
-    if not data:
-        raise InvalidParameter("format", "nothing to export")
-    return Response(data, media_type=GRAPH_MEDIA[format])
+    ext = {"json": "json", "csv": f"{part}.csv"}.get(format, format)
+    return Response(data, media_type=MEDIA_TYPES[format], headers={
+        "Content-Disposition": f'attachment; filename="medsupply-kb.{ext}"',
+        "X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,133 @@
+"""Graph exports of the analytics projections: GraphML and GEXF (Gephi), node-link JSON
+(networkx, d3), and CSV in Neo4j's bulk-import format.
+
+Attribute values are strings or numbers only (lists and dicts break the GraphML and GEXF
+writers and Gephi): a node has ``label``, ``class`` (its first class's local name, for
+Gephi's partitioning), ``types`` and ``graphs`` (``|``-separated IRIs); an edge has
+``predicate``, ``label``, ``graph`` and a numeric ``weight``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import networkx as nx
+
+from kb.errors import InvalidParameter
+
+GRAPH_FORMATS = ("graphml", "gexf", "json", "csv")
+MEDIA_TYPES = {"graphml": "application/graphml+xml", "gexf": "application/gexf+xml",
+               "json": "application/json", "csv": "text/csv"}
+
+
+def _local(iri: str) -> str:
+    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _scalar(value: object) -> str | int | float:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float | str):
+        return value
+    if isinstance(value, list | tuple | set):
+        return "|".join(sorted(str(v) for v in value))
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def flat_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """A copy with string and number attributes only, sorted (stable files), with
+    ``class`` on nodes and ``weight`` on edges."""
+    flat = nx.MultiDiGraph()
+    for node in sorted(g.nodes):
+        data = g.nodes[node]
+        types = sorted(data.get("types") or [])
+        attrs = {k: _scalar(v) for k, v in sorted(data.items()) if v is not None}
+        attrs["label"] = str(data.get("label") or _local(node))
+        attrs["class"] = _local(types[0]) if types else "Resource"
+        attrs["types"] = "|".join(types)
+        attrs["graphs"] = "|".join(sorted(data.get("graphs") or []))
+        flat.add_node(node, **attrs)
+    edges = sorted(g.edges(keys=True, data=True), key=lambda e: (e[0], e[1], str(e[2])))
+    for s, o, key, data in edges:
+        attrs = {k: _scalar(v) for k, v in sorted(data.items()) if v is not None}
+        weight = data.get("weight", data.get("quantity", 1.0))
+        attrs["weight"] = float(weight) if isinstance(weight, int | float) else 1.0
+        flat.add_edge(s, o, key=str(key), **attrs)
+    return flat
+
+
+def export_graph(g: nx.MultiDiGraph, format: str, *, part: str = "nodes") -> bytes:
+    """The graph as GraphML or GEXF, node-link JSON, or Neo4j CSV (``part``: nodes or
+    relationships)."""
+    if format not in GRAPH_FORMATS:
+        raise InvalidParameter("format", f"{format!r} is not one of {', '.join(GRAPH_FORMATS)}")
+    flat = flat_graph(g)
+    out = io.BytesIO()
+    if format == "graphml":
+        nx.write_graphml(flat, out)
+        return out.getvalue()
+    if format == "gexf":
+        nx.write_gexf(flat, out)
+        return out.getvalue()
+    if format == "json":
+        return json.dumps(nx.node_link_data(flat, edges="links"), indent=1,
+                          ensure_ascii=False).encode()
+    if part not in ("nodes", "relationships"):
+        raise InvalidParameter("part", "nodes or relationships")
+    return _neo4j_csv(flat, part)
+
+
+def _neo4j_name(iri: str) -> str:
+    return "".join(ch for ch in _local(iri) if ch.isalnum() or ch == "_") or "Resource"
+
+
+def _rel_type(iri: str) -> str:
+    """``productCategory`` -> ``PRODUCT_CATEGORY`` (Neo4j's convention)."""
+    name = _neo4j_name(iri)
+    out = "".join(f"_{c}" if c.isupper() and i and not name[i - 1].isupper() else c
+                  for i, c in enumerate(name))
+    return out.upper() or "RELATED"
+
+
+NODE_HEADER = ["iri:ID", "label", "class", "types:string[]", "graphs:string[]", ":LABEL"]
+RELATIONSHIP_HEADER = [":START_ID", ":END_ID", ":TYPE", "predicate", "label", "graph",
+                       "weight:float"]
+
+
+def _neo4j_csv(g: nx.MultiDiGraph, part: str) -> bytes:
+    """Neo4j ``neo4j-admin database import full`` CSV: ``:ID``/``:LABEL`` for nodes,
+    ``:START_ID``/``:END_ID``/``:TYPE`` for relationships, typed properties; arrays use
+    Neo4j's default ``;`` delimiter."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if part == "nodes":
+        writer.writerow(NODE_HEADER)
+        for node, data in g.nodes(data=True):
+            types = [t for t in data["types"].split("|") if t]
+            labels = ";".join(sorted({_neo4j_name(t) for t in types})) or "Resource"
+            writer.writerow([node, data["label"], data["class"], ";".join(types),
+                             data["graphs"].replace("|", ";"), labels])
+    else:
+        writer.writerow(RELATIONSHIP_HEADER)
+        for s, o, data in g.edges(data=True):
+            predicate = str(data.get("predicate", ""))
+            writer.writerow([s, o, _rel_type(predicate) if predicate else "RELATED", predicate,
+                             data.get("label", ""), data.get("graph", ""), data["weight"]])
+    return out.getvalue().encode()
+
+
+def write_graph_files(g: nx.MultiDiGraph, format: str, output: Path) -> list[Path]:
+    """Write a graph export to ``output``; Neo4j CSV becomes ``<stem>-nodes.csv`` and
+    ``<stem>-relationships.csv`` beside it. Returns the files written."""
+    if format != "csv":
+        output.write_bytes(export_graph(g, format))
+        return [output]
+    written = []
+    for part in ("nodes", "relationships"):
+        path = output.with_name(f"{output.stem}-{part}.csv")
+        path.write_bytes(export_graph(g, "csv", part=part))
+        written.append(path)
+    return written
