@@ -190,7 +190,8 @@ def entity_view(kb, iri: str, *, depth: int = 1, max_nodes: int = 300,
     """An entity and its neighbourhood, ``depth`` 1 to 3."""
     from kb.analytics import neighbourhood
 
-    g = neighbourhood(kb, iri, depth)
+    # read a few times what will be drawn: enough to choose the most central and to fold
+    g = neighbourhood(kb, iri, depth, max_edges=max(4 * max_nodes, 500))
     label = g.nodes[iri].get("label", _local(iri))
     return render(g, title=f"{label}: neighbourhood, depth {depth}", focus=iri,
                   max_nodes=max_nodes, link=link, sources=_sources(kb))
