@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from api.deps import KB
 from api.errors import install_error_handlers
-from api.routers import analytics, export, ontology, sparql, store, viz
+from api.routers import analytics, export, ontology, pages, sparql, store, viz
 from api.security import BodyLimit
 from kb.settings import Settings
 from kb.store import KnowledgeBase
@@ -34,6 +36,9 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(export.router)
     app.include_router(viz.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
+              name="static")
     # Reads may come from any origin, without credentials; writes need a bearer token,
     # which a cross-origin page cannot send (Authorization is not an allowed header).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,

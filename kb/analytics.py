@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import networkx as nx
 import pyoxigraph as ox
+from rdflib import URIRef
 
 from kb.errors import InvalidParameter, NotFound
 from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
@@ -542,3 +543,51 @@ def neighbourhood(kb, iri: str, depth: int = 1, *, max_edges: int = 5000,
         elif str(value) not in g.nodes[node]["types"]:
             g.nodes[node]["types"].append(str(value))
     return g
+
+
+RESOURCE = f"""
+SELECT ?direction ?p ?other ?g ?doc ?plabel ?olabel WHERE {{
+  {{ GRAPH ?g {{ ?x ?p ?other }} BIND("out" AS ?direction) }}
+  UNION {{ GRAPH ?g {{ ?other ?p ?x }} BIND("in" AS ?direction) }}
+  OPTIONAL {{ ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?doc }}
+  OPTIONAL {{ ?p <{LABELS[0]}> ?plabel FILTER(LANGMATCHES(LANG(?plabel), "en")) }}
+  OPTIONAL {{ ?other <{LABELS[0]}>|<{LABELS[1]}> ?olabel }}
+}} ORDER BY ?direction ?p ?other ?g LIMIT 2000"""
+
+
+def describe(kb, iri: str) -> dict[str, object]:
+    """Everything the store says about ``iri``, both directions, each statement with the
+    named graph it sits in and that graph's source document (the IRI is bound, never spliced
+    into the query text).
+
+    Raises:
+        NotFound: no statement mentions ``iri``.
+    """
+    try:
+        node = ox.NamedNode(iri)
+    except ValueError:
+        raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
+    rows = kb.select(RESOURCE, x=node)
+    if not rows:
+        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
+    statements, seen = [], set()
+    label, types = None, []
+    for row in rows:
+        key = (str(row["direction"]), str(row["p"]), str(row["other"]), str(row["g"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        other = row["other"]
+        statements.append({
+            "direction": key[0], "predicate": key[1],
+            "predicate_label": str(row.get("plabel", "")) or _local(key[1]),
+            "value": str(other), "is_iri": isinstance(other, URIRef),
+            "value_label": str(row["olabel"]) if "olabel" in row else None,
+            "language": getattr(other, "language", None),
+            "graph": key[3], "source": str(row["doc"]) if "doc" in row else None,
+        })
+        if key[0] == "out" and key[1] in LABELS and label is None:
+            label = str(other)
+        if key[0] == "out" and key[1] == RDF_TYPE and str(other) not in types:
+            types.append(str(other))
+    return {"iri": iri, "label": label or _local(iri), "types": types, "statements": statements}

@@ -1,0 +1,93 @@
+"""Pages for people: the query page at ``/`` and resource pages (``/resource?iri=…`` and
+the KB's own IRIs under ``/id/…``), each with an RDF twin by Accept or ``format``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from rdflib import URIRef
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import KB
+from kb import analytics
+from kb.bundled import COMPETENCY_DIR
+from kb.errors import KbError, NotFound
+from kb.namespaces import ID, PREFIXES, sparql_prefixes
+from kb.queries import load_saved_queries, render
+
+router = APIRouter(tags=["pages"])
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+templates.env.filters["short"] = lambda iri: render(URIRef(iri))
+templates.env.tests["safe_link"] = lambda iri: urlsplit(str(iri)).scheme in ("http", "https")
+
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+RDF_FORMATS = {"ttl": "turtle", "turtle": "turtle", "jsonld": "json-ld", "nt": "nt",
+               "rdfxml": "xml"}
+MEDIA = {"turtle": "text/turtle", "json-ld": "application/ld+json", "nt": "application/n-triples",
+         "xml": "application/rdf+xml"}
+
+
+def _headers() -> dict[str, str]:
+    return {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return templates.TemplateResponse(request, "error.html",
+                                      {"title": title, "message": message},
+                                      status_code=status, headers=_headers())
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def index(request: Request, kb: KB) -> HTMLResponse:
+    """The query page: an editor, the competency questions as examples, results, downloads."""
+    stats = await run_in_threadpool(kb.stats)
+    examples = [{"title": q.title, "question": q.question, "sparql": q.sparql}
+                for q in load_saved_queries(COMPETENCY_DIR)]
+    data = {"prefixes": sparql_prefixes(), "examples": examples}
+    example = ("SELECT ?country ?category WHERE {\n  ?incident ms:actorCountry ?country ;"
+               " ms:productCategory ?category .\n} LIMIT 20")
+    return templates.TemplateResponse(request, "index.html", {
+        "data": data, "example": example, "triples": f"{stats.triples:,}",
+        "graphs": len(stats.graphs)}, headers=_headers())
+
+
+@router.get("/resource", include_in_schema=True)
+async def resource(request: Request, kb: KB, iri: str, format: str | None = None) -> Response:
+    """Everything about one IRI: HTML for browsers (every statement in both directions with
+    its source), Turtle, JSON-LD or N-Triples by Accept or `format`."""
+    accept = request.headers.get("accept", "")
+    wanted = RDF_FORMATS.get(format or "") or next(
+        (name for name, media in MEDIA.items() if media in accept), None)
+    if wanted is None and "text/html" not in accept and "application/json" in accept:
+        wanted = "json-ld"
+    if wanted is not None:
+        graph = await run_in_threadpool(
+            kb.construct, "CONSTRUCT { ?x ?p ?o . ?s ?q ?x } WHERE { { ?x ?p ?o } UNION "
+            "{ ?s ?q ?x } }", x=URIRef(iri))
+        if len(graph) == 0:
+            raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
+        for prefix, namespace in PREFIXES.items():
+            graph.bind(prefix, namespace)
+        return Response(graph.serialize(format=wanted), media_type=MEDIA[wanted])
+    try:
+        described = await run_in_threadpool(analytics.describe, kb, iri)
+    except NotFound as e:
+        return error_page(request, 404, "Not found", str(e))
+    except KbError as e:
+        return error_page(request, 422, "Bad request", str(e))
+    return templates.TemplateResponse(request, "resource.html", {"r": described},
+                                      headers=_headers())
+
+
+@router.get("/id/{path:path}", include_in_schema=False)
+async def dereference(path: str) -> RedirectResponse:
+    """The KB's own IRIs dereference: 303 to the resource page of the full IRI."""
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/resource?iri={quote(str(ID) + path, safe='')}", status_code=303)
