@@ -158,14 +158,18 @@ class RemoteBackend:
             data["default-graph-uri"] = default_graph
         if named_graphs is not None:
             data["named-graph-uri"] = named_graphs
-        body = self._post(
-            self.query_url, data,
-            accept="application/sparql-results+json, application/n-triples;q=0.9",
-        )
+        # Ask for the right kind of answer first: some servers (Virtuoso) answer a CONSTRUCT
+        # with SPARQL JSON "s p o" bindings when JSON comes first in Accept.
+        accept = ("application/n-triples, application/sparql-results+json;q=0.9"
+                  if _is_graph_query(text) else
+                  "application/sparql-results+json, application/n-triples;q=0.9")
+        body = self._post(self.query_url, data, accept=accept)
         ctype = self._last_content_type.split(";")[0].strip()
         if ctype in ("application/n-triples", "text/plain"):
             return RemoteTriples(list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES)))
         fmt = ox.QueryResultsFormat.from_media_type(ctype) or ox.QueryResultsFormat.JSON
+        if fmt == ox.QueryResultsFormat.JSON and b"nodeID://" in body:
+            body = _virtuoso_blank_nodes(body)
         return ox.parse_query_results(body, format=fmt)
 
     def update(self, text: str) -> None:
@@ -173,15 +177,37 @@ class RemoteBackend:
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
         # One request, so that servers with transactional updates apply all or nothing.
+        # Blank nodes: INSERT DATA may not hold them on some servers (Virtuoso: "Blank node
+        # … is not allowed in a constant clause"), so a batch with blank nodes is written
+        # as INSERT { … } WHERE {}, standard SPARQL 1.1, where one label is one new node
+        # across the batch's graphs.
         parts = [before] if before else []
-        by_graph: dict[str, list[ox.Triple]] = {}
+        batch: list[ox.Quad] = []
+
+        def flush() -> None:
+            by_graph: dict[str, list[ox.Triple]] = {}
+            blank = False
+            for q in batch:
+                by_graph.setdefault(q.graph_name.value, []).append(q.triple)
+                blank = blank or isinstance(q.subject, ox.BlankNode) or isinstance(
+                    q.object, ox.BlankNode)
+            blocks = [
+                f"GRAPH <{graph}> {{\n"
+                f"{ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()}}}"
+                for graph, triples in by_graph.items()
+            ]
+            if blank:
+                parts.append("INSERT {\n" + "\n".join(blocks) + "\n} WHERE {}")
+            else:
+                parts.extend(f"INSERT DATA {{ {block} }}" for block in blocks)
+            batch.clear()
+
         for q in quads:
-            by_graph.setdefault(q.graph_name.value, []).append(q.triple)
-        for graph, triples in by_graph.items():
-            for start in range(0, len(triples), _QUAD_INSERT_BATCH):
-                batch = triples[start : start + _QUAD_INSERT_BATCH]
-                body = ox.serialize(batch, format=ox.RdfFormat.N_TRIPLES).decode()
-                parts.append(f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}}} }}")
+            batch.append(q)
+            if len(batch) >= _QUAD_INSERT_BATCH:
+                flush()
+        if batch:
+            flush()
         if parts:
             self.update(" ;\n".join(parts))
 
@@ -192,6 +218,27 @@ class RemoteBackend:
         self.write((ox.Quad(t.subject, t.predicate, t.object, g) for t in triples), before=before)
 
     def dump(self, output: IO[bytes] | None, format: ox.RdfFormat, graph: str | None) -> bytes:
+        if graph is not None and output is not None and not format.supports_datasets:
+            # One graph: a CONSTRUCT streamed from the server through pyoxigraph's parser
+            # and serializer into ``output`` (nothing held in memory).
+            query = ("CONSTRUCT { ?s ?p ?o } WHERE { GRAPH "
+                     f"{ox.NamedNode(graph)} {{ ?s ?p ?o }} }}")
+            headers = {"Accept": "application/n-triples, text/plain;q=0.9, text/turtle;q=0.8"}
+            try:
+                with self.client.stream("POST", self.query_url, data={"query": query},
+                                        headers=headers) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        raise StoreError(f"The endpoint {self.query_url} answered "
+                                         f"{response.status_code}: {response.text[:500]}")
+                    ctype = response.headers.get("content-type", "").split(";")[0].strip()
+                    source = ox.RdfFormat.N_TRIPLES if ctype in ("text/plain", "") else (
+                        ox.RdfFormat.from_media_type(ctype) or ox.RdfFormat.N_TRIPLES)
+                    triples = ox.parse(_Reader(response.iter_bytes()), format=source)
+                    ox.serialize(triples, output, format)
+            except self._httpx.HTTPError as e:
+                raise StoreError(f"Cannot reach the SPARQL endpoint {self.query_url}: {e}") from e
+            return b""
         if graph is not None:
             result = self.query(
                 f"SELECT ?s ?p ?o WHERE {{ GRAPH {ox.NamedNode(graph)} {{ ?s ?p ?o }} }}"
@@ -222,3 +269,48 @@ def _guess_update_url(query_url: str) -> str:
         return query_url.rstrip("/")[: -len("query")] + "update"
     return query_url
 
+
+
+class _Reader:
+    """A binary file over an iterator of byte chunks (an HTTP response body)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+def _virtuoso_blank_nodes(body: bytes) -> bytes:
+    """Virtuoso writes blank nodes in SPARQL JSON results as ``nodeID://b123`` (typed
+    ``bnode``, sometimes ``uri``): make them plain blank node labels."""
+    import json
+    import re
+
+    doc = json.loads(body)
+    for row in doc.get("results", {}).get("bindings", []):
+        for value in row.values():
+            if value.get("value", "").startswith("nodeID://"):
+                value["type"] = "bnode"
+                value["value"] = re.sub(r"[^A-Za-z0-9_]", "", value["value"][len("nodeID://"):])
+    return json.dumps(doc).encode()
+
+
+def _is_graph_query(text: str) -> bool:
+    """True for CONSTRUCT and DESCRIBE queries (strings, IRIs and comments ignored)."""
+    import re
+
+    from kb.safety import mask_literals
+
+    m = re.search(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", mask_literals(text), re.IGNORECASE)
+    return m is not None and m.group(1).upper() in ("CONSTRUCT", "DESCRIBE")
