@@ -17,6 +17,8 @@ import pytest
 
 from kb import KnowledgeBase
 
+pytest_plugins = ["tests.browser"]  # the headless-browser fixtures: browser, page
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"  # tiny fixtures for the tests
 

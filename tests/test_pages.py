@@ -8,7 +8,6 @@ import rdflib
 
 from kb.bundled import DATA_DIR, ONTOLOGY_FILE
 from kb.namespaces import ONTOLOGY_GRAPH
-from tests.browser import browser, page  # noqa: F401 - fixtures
 from tests.conftest import run_kb, serve
 
 ID = "https://w3id.org/medsupply-kb/id/"
@@ -31,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield url
 
 
-def test_query_page_runs_an_example_offline(server: str, page) -> None:  # noqa: F811
+def test_query_page_runs_an_example_offline(server: str, page) -> None:
     p, log = page
     response = httpx.get(server)
     assert response.status_code == 200 and "default-src 'self'" in response.headers["content-security-policy"]
@@ -44,7 +43,7 @@ def test_query_page_runs_an_example_offline(server: str, page) -> None:  # noqa:
     assert log.console_errors == [] and log.page_errors == [] and log.off_host == []
 
 
-def test_query_page_shows_errors_where_they_occurred(server: str, page) -> None:  # noqa: F811
+def test_query_page_shows_errors_where_they_occurred(server: str, page) -> None:
     p, log = page
     p.goto(server)
     p.fill("#query", "SELECT * WHERE {\n ?s ?p }")
@@ -54,7 +53,7 @@ def test_query_page_shows_errors_where_they_occurred(server: str, page) -> None:
     assert log.page_errors == []
 
 
-def test_resource_page_lists_statements_with_their_sources(server: str, page) -> None:  # noqa: F811
+def test_resource_page_lists_statements_with_their_sources(server: str, page) -> None:
     p, log = page
     p.goto(f"{server}/resource?iri={ID}country/NL")
     assert p.text_content("h1") == "Netherlands"
@@ -77,7 +76,7 @@ def test_resource_rdf_twins_and_dereferencing(server: str) -> None:
     assert r.status_code == 404 and 'href="/"' in r.text
 
 
-def test_markup_in_the_data_is_text_on_every_page(server: str, page) -> None:  # noqa: F811
+def test_markup_in_the_data_is_text_on_every_page(server: str, page) -> None:
     p, log = page
     html = httpx.get(f"{server}/resource", params={"iri": "http://example.org/evil"}).text
     assert "<img src=x" not in html and "<script>alert" not in html

@@ -10,7 +10,6 @@ import pytest
 from kb.bundled import DATA_DIR, ONTOLOGY_FILE
 from kb.namespaces import ONTOLOGY_GRAPH
 from kb.viz import render
-from tests.browser import browser, page  # noqa: F401 - fixtures
 from tests.conftest import run_kb, serve
 
 ID = "https://w3id.org/medsupply-kb/id/"
@@ -50,7 +49,7 @@ def drawn(p) -> int:
     ("/viz/query", {"query": f"DESCRIBE <{ID}incident/es-test-return-2020-03>"}, 3),
     ("/viz/ontology", {}, 20),
 ])
-def test_each_view_draws_offline(server: str, page, path: str, params: dict, at_least: int, tmp_path: Path) -> None:  # noqa: F811
+def test_each_view_draws_offline(server: str, page, path: str, params: dict, at_least: int, tmp_path: Path) -> None:
     p, log = page
     response = httpx.get(f"{server}{path}", params=params)
     assert response.status_code == 200
@@ -66,7 +65,7 @@ def test_each_view_draws_offline(server: str, page, path: str, params: dict, at_
         assert shot.stat().st_size > 10_000
 
 
-def test_the_path_view_shows_the_explained_path(server: str, page) -> None:  # noqa: F811
+def test_the_path_view_shows_the_explained_path(server: str, page) -> None:
     p, _ = page
     p.goto(f"{server}/viz/path?source={ID}country/NL&target={ID}org/mofcom")
     drawn(p)
@@ -74,7 +73,7 @@ def test_the_path_view_shows_the_explained_path(server: str, page) -> None:  # n
     assert labels == ["actor country", "responds to", "echoes", "on behalf of"]
 
 
-def test_markup_in_labels_is_shown_as_text_and_runs_nothing(server: str, page) -> None:  # noqa: F811
+def test_markup_in_labels_is_shown_as_text_and_runs_nothing(server: str, page) -> None:
     p, log = page
     response = httpx.get(f"{server}/viz/entity", params={"iri": "http://example.org/evil"})
     assert "<img src=x" not in response.text and "<script>alert" not in response.text
@@ -96,7 +95,7 @@ def test_errors_are_pages_with_a_way_back(server: str) -> None:
     assert r.status_code == 422 and "depth" in r.text
 
 
-def test_big_graphs_fold_into_more_nodes(page, tmp_path: Path) -> None:  # noqa: F811
+def test_big_graphs_fold_into_more_nodes(page, tmp_path: Path) -> None:
     import networkx as nx
 
     g = nx.MultiDiGraph()
@@ -114,7 +113,7 @@ def test_big_graphs_fold_into_more_nodes(page, tmp_path: Path) -> None:  # noqa:
     assert log.off_host == [] and log.console_errors == []
 
 
-def test_cli_writes_a_file_that_opens_offline(page, tmp_path: Path) -> None:  # noqa: F811
+def test_cli_writes_a_file_that_opens_offline(page, tmp_path: Path) -> None:
     store = tmp_path / "store"
     assert run_kb("load", str(DATA_DIR), store=store).returncode == 0
     out = tmp_path / "nl.html"
