@@ -1,285 +1,808 @@
-"""Interactive relationship graphs: a networkx projection -> one self-contained HTML page.
+"""Interactive relationship graphs: projections of the store drawn as self-contained HTML pages.
 
-pyvis builds the network (nodes, edges, options); the page is this module's own template:
-vis-network inline (the copy pyvis ships), no other host, and every piece of data passed as
-JSON in a ``<script type="application/json">`` block (``<`` escaped), rendered by the page's
-script with ``textContent`` — never as markup. Tooltips are plain text. The page never writes
-files; callers decide where the HTML goes.
+Every function returns the page as a string; nothing here writes files, copies assets into
+the working directory or opens a browser (the CLI and the API decide where a page goes).
 
-Big graphs are capped (``max_nodes``, default 300): the least central neighbours are folded
-into "N more" nodes that expand on click; physics stabilises, then stops.
+The pages are built from a networkx graph (``render``) with pyvis as the network builder,
+but through our own template (``kb/viz_assets/page.html``, autoescaped): vis-network 9.1.2
+(read from the pyvis package, Apache-2.0 / MIT) is inlined, nothing is loaded from another
+host, and every label, tooltip and IRI reaches the page as JSON data (``<``, ``>`` and ``&``
+escaped) read by a fixed script that only ever writes text into the DOM. Tooltips are plain
+text (vis-network sets them with ``innerText``); pyvis's ``innerHTML`` tooltip path is never
+used. The page's scripts and styles are fixed, so ``CSP`` allows exactly them by hash.
+
+A page never draws more than ``max_nodes`` nodes (default 300): the least central neighbours
+fold into "N more" nodes that expand on click; physics stops once the layout has settled.
+
+>>> import networkx as nx
+>>> page = render(nx.MultiDiGraph([("urn:a", "urn:b")]), title="<b>x</b>")
+>>> "<b>x</b>" in page, "&lt;b&gt;x&lt;/b&gt;" in page
+(False, True)
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import html
+import heapq
 import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
 from functools import cache
+from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import networkx as nx
+import pyoxigraph as ox
 
-#: Most nodes one "N more" node expands to.
-FOLD_LIMIT = 1000
+from kb.errors import InvalidParameter, NotFound, QueryError
+from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
 
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
-           "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6", "#d37295"]
+DEFAULT_MAX_NODES = 300
+MAX_DEPTH = 3
+#: Triples read from a CONSTRUCT/DESCRIBE answer before the rest is left out (and said so).
+MAX_QUERY_TRIPLES = 20_000
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+LABELS = (RDFS + "label", SKOS + "prefLabel")
+#: Graphs that describe the store, not the domain.
+SYSTEM_GRAPHS = (str(LOADS_GRAPH), str(INFERRED_GRAPH), str(ANALYTICS_GRAPH))
+#: Links to hubs that would join everything to everything (units, the product scheme).
+HUB_PREDICATES = frozenset({SKOS + "inScheme", SKOS + "topConceptOf", SKOS + "hasTopConcept",
+                            "http://qudt.org/schema/qudt/unit"})
+
+#: Class colours, in order of how many nodes of a class a page shows.
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
+           "#ff9da7", "#9c755f", "#2f4b7c", "#a05195", "#665191", "#d45087", "#003f5c",
+           "#8cd17d", "#b6992d", "#499894", "#86bcb6", "#f1ce63", "#d37295")
+OTHER_COLOUR = "#bab0ac"
+FOLD_COLOUR = "#d9d9d9"
+ASSETS = Path(__file__).parent / "viz_assets"
+
+
+# --- assets and the page ----------------------------------------------------------------------
 
 
 @cache
-def vis_network_js() -> str:
-    """vis-network as shipped inside the pyvis package (no CDN)."""
-    import pyvis
-
-    path = Path(pyvis.__file__).parent / "lib" / "vis-9.1.2" / "vis-network.min.js"
-    return path.read_text(encoding="utf-8")
-
-
-APP_JS = (Path(__file__).parent / "static" / "viz.js").read_text(encoding="utf-8")
-
-CSS = (Path(__file__).parent / "static" / "viz.css").read_text(encoding="utf-8")
-
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{css}</style>
-</head><body>
-<header><h1>{title}</h1>
-<input id="kb-search" type="search" placeholder="Find a node" aria-label="Find a node">
-<label>Class <select id="kb-class"><option value="">all</option></select></label>
-<label>Source <select id="kb-source"><option value="">all</option></select></label>
-<span>{summary}</span></header>
-<div id="kb-graph"></div>
-<ul id="kb-legend"></ul>
-<script id="kb-data" type="application/json">{data}</script>
-<script>{vis}</script>
-<script>{app}</script>
-</body></html>
-"""
+def _vis_assets() -> tuple[str, str]:
+    """vis-network's script and stylesheet, from the pyvis package."""
+    try:
+        lib = resources.files("pyvis") / "lib" / "vis-9.1.2"
+    except ModuleNotFoundError as e:  # pragma: no cover - pyvis is a dependency
+        raise ImportError("kb.viz needs pyvis (pip install pyvis)") from e
+    return ((lib / "vis-network.min.js").read_text("utf-8"),
+            (lib / "vis-network.css").read_text("utf-8"))
 
 
-def script_hashes() -> list[str]:
-    """CSP ``'sha256-…'`` sources for the page's two scripts (they never change)."""
-    return [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
-            for s in (vis_network_js(), APP_JS)]
+@cache
+def _page_parts() -> dict[str, str]:
+    js, css = _vis_assets()
+    return {"vis_js": js, "vis_css": css,
+            "app_js": (ASSETS / "view.js").read_text("utf-8"),
+            "app_css": (ASSETS / "view.css").read_text("utf-8")}
 
 
-def content_security_policy() -> str:
-    """The policy the pages are served with: nothing from another host, only these scripts."""
-    return ("default-src 'none'; script-src " + " ".join(script_hashes())
-            + "; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-            "form-action 'none'; frame-ancestors 'none'")
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@cache
+def content_security_policy(*, meta: bool = False) -> str:
+    """The Content-Security-Policy of the view pages: nothing from anywhere, except the page's
+    own (fixed) scripts and styles, allowed by hash, and vis-network's inline images.
+    ``meta`` leaves out what a ``<meta>`` policy may not hold (frame-ancestors)."""
+    parts = _page_parts()
+    scripts = f"{_sha256(parts['vis_js'])} {_sha256(parts['app_js'])}"
+    styles = _sha256(parts["vis_css"] + parts["app_css"])
+    policy = (f"default-src 'none'; script-src {scripts}; style-src {styles}; img-src data:; "
+              "base-uri 'none'; form-action 'none'; object-src 'none'")
+    return policy if meta else policy + "; frame-ancestors 'none'"
+
+
+@cache
+def _template():
+    from jinja2 import Environment, FileSystemLoader
+
+    env = Environment(loader=FileSystemLoader(str(ASSETS)), autoescape=True)
+    return env.get_template("page.html")
+
+
+def _json_for_html(data: object) -> str:
+    """JSON that cannot end the ``<script type="application/json">`` block it sits in."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+# --- labels and classes -----------------------------------------------------------------------
 
 
 def _local(iri: str) -> str:
-    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    tail = iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    return tail or iri
+
+
+def _is_http(iri: str) -> bool:
+    return iri.startswith(("http://", "https://"))
+
+
+def _primary_class(types: Iterable[str]) -> str:
+    """The class a node is coloured by: the project's own (most specific by name order)
+    before any other vocabulary's."""
+    types = sorted(types)
+    own = [t for t in types if t.startswith(str(MS))]
+    return (own or types or [""])[0]
+
+
+def _shorten(text: str, n: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --- the generic renderer ---------------------------------------------------------------------
 
 
 def render(
-    g: nx.MultiDiGraph,
+    graph: nx.MultiDiGraph,
     *,
     title: str,
-    scores: dict[str, float] | None = None,
+    subtitle: str = "",
     focus: str | None = None,
-    max_nodes: int = 300,
-    link: str | None = "/resource?iri=",
-    sources: dict[str, str] | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    link: str | None = None,
+    view_link: str | None = None,
+    size_by: str = "degree",
+    class_labels: dict[str, str] | None = None,
+    graph_labels: dict[str, str] | None = None,
+    physics: bool = True,
+    positions: dict[str, tuple[float, float]] | None = None,
+    edge_width: str | None = None,
+    notes: Iterable[str] = (),
 ) -> str:
-    """The graph as an interactive page (an HTML string).
+    """The page for ``graph``.
+
+    Nodes may carry ``label``, ``types`` (class IRIs), ``graphs``, ``tooltip`` (lines of
+    text), ``more`` (neighbours known but not fetched), ``parent`` (the node it was reached
+    from); edges ``label``, ``predicate``, ``graph``, ``source``, ``tooltip`` and a weight
+    named by ``edge_width``.
 
     Args:
-        g: nodes are IRIs with ``label``, ``types``, ``graphs``; edges have ``label`` and
-            ``graph`` (and optionally ``value`` for the arrow width).
-        title: the page heading (escaped).
-        scores: a centrality per node: node size, and which nodes to keep when folding.
-        focus: a node always kept (the entity of an entity view).
-        max_nodes: most nodes drawn at first; the rest fold into "N more" nodes.
-        link: where a click on a node goes (IRI appended, URL-encoded); None for no links.
-        sources: graph IRI -> source document IRI, for tooltips.
+        title: the page heading (text).
+        focus: the node the view is about (always drawn, highlighted).
+        max_nodes: the most nodes drawn at first, "N more" nodes included (at least 10).
+        link: a URL prefix; clicking a node with an http(s) IRI opens prefix + the
+            IRI (URL-encoded). None: a click shows the node's details on the page.
+        view_link: a URL prefix to open another node's own view (for "more" nodes whose
+            neighbours were not fetched), or None.
+        size_by: the centrality that sizes the nodes: degree (the store's degree, as far as
+            known), pagerank, betweenness or eigenvector (on the drawn projection).
+        positions: fixed positions (physics then off for those nodes).
     """
-    from urllib.parse import quote
+    if max_nodes < 10:
+        raise InvalidParameter("max_nodes", f"must be at least 10, not {max_nodes}")
+    scores = _scores(graph, size_by)
+    kept, folds = _fold(graph, scores, focus, max_nodes)
+    graph_labels = graph_labels or {}
+    class_labels = class_labels or {}
+
+    # classes: colour by how many drawn (then known) nodes have them
+    primary = {n: _primary_class(graph.nodes[n].get("types", ())) for n in graph}
+    counts: dict[str, int] = defaultdict(int)
+    for n in graph:
+        counts[primary[n]] += 1
+    order = sorted(counts, key=lambda c: (c == "", -counts[c], c))
+    colours = {c: (PALETTE[i] if i < len(PALETTE) and c else OTHER_COLOUR)
+               for i, c in enumerate(order)}
+    classes = [{"key": c, "label": class_labels.get(c) or (_local(c) if c else "(no class)"),
+                "colour": colours[c], "count": counts[c]} for c in order]
+
+    graph_keys: dict[str, int] = {}
+
+    def graph_index(g: str | None) -> int | None:
+        if not g:
+            return None
+        return graph_keys.setdefault(g, len(graph_keys))
+
+    def node_data(n: str) -> dict[str, object]:
+        d = graph.nodes[n]
+        label = str(d.get("label") or _local(n))
+        types = list(d.get("types", ()))
+        lines = [label]
+        if types:
+            lines.append("type: " + ", ".join(class_labels.get(t) or _local(t) for t in types))
+        lines.append(n)
+        lines += [str(x) for x in d.get("tooltip", ())]
+        srcs = [graph_labels.get(g, g) for g in d.get("graphs", ())]
+        if srcs:
+            lines.append("source: " + "; ".join(_shorten(s, 90) for s in srcs[:4])
+                         + (f" (+{len(srcs) - 4})" if len(srcs) > 4 else ""))
+        return {"id": n, "label": _shorten(label, 40), "cls": primary[n],
+                "size": round(scores.get(n, 0.0), 6), "title": "\n".join(lines),
+                "iri": n, "href": (link + quote(n, safe="")
+                                   if link and _is_http(n) and d.get("linkable", True) else None),
+                "graphs": [i for g in d.get("graphs", ()) if (i := graph_index(g)) is not None],
+                **({"x": positions[n][0], "y": positions[n][1]} if positions and n in positions
+                   else {})}
+
+    # parallel edges (same direction) merge into one, their labels joined
+    merged: dict[tuple[str, str], dict[str, object]] = {}
+    for s, o, d in graph.edges(data=True):
+        key = (s, o)
+        label = str(d.get("label") or _local(str(d.get("predicate", ""))))
+        lines = [f"{label}: {graph.nodes[s].get('label') or _local(s)} → "
+                 f"{graph.nodes[o].get('label') or _local(o)}"]
+        lines += [str(x) for x in d.get("tooltip", ())]
+        g = d.get("graph")
+        if g:
+            lines.append("source: " + _shorten(graph_labels.get(g, g), 120))
+        if key in merged:
+            e = merged[key]
+            if label not in e["_labels"]:  # type: ignore[operator]
+                e["_labels"].append(label)  # type: ignore[union-attr]
+            e["title"] = f"{e['title']}\n{chr(10).join(lines)}"
+            if (i := graph_index(g)) is not None and i not in e["graphs"]:  # type: ignore[operator]
+                e["graphs"].append(i)  # type: ignore[union-attr]
+            if edge_width:
+                e["width"] = float(e.get("width", 0)) + float(d.get(edge_width, 0) or 0)  # type: ignore[arg-type]
+        else:
+            i = graph_index(g)
+            merged[key] = {"from": s, "to": o, "_labels": [label], "title": "\n".join(lines),
+                           "graphs": [i] if i is not None else [],
+                           **({"width": float(d.get(edge_width, 0) or 0)} if edge_width else {})}
+    edges = []
+    for i, e in enumerate(merged.values()):
+        labels = e.pop("_labels")
+        e["id"] = f"e{i}"
+        e["label"] = _shorten(", ".join(labels), 48)  # type: ignore[arg-type]
+        edges.append(e)
+    if edge_width:
+        for (s, o), e in merged.items():
+            fmt = graph.edges[s, o, next(iter(graph[s][o]))].get("edge_label")
+            if fmt:
+                e["label"] = fmt
 
     from pyvis.network import Network
 
-    if max_nodes < 1:
-        raise ValueError(f"max_nodes must be at least 1, not {max_nodes}")
-    if scores is None:
-        simple = nx.Graph(g.to_undirected())
-        scores = nx.degree_centrality(simple) if len(simple) > 1 else dict.fromkeys(g, 1.0)
-    ranked = sorted(g.nodes, key=lambda n: (n != focus, -scores.get(n, 0.0), n))
-    shown = set(ranked[:max_nodes])
-    classes = sorted({t for _, d in g.nodes(data=True) for t in d.get("types", [])[:1]})
-    color = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(classes)}
-    top = max(scores.values(), default=1.0) or 1.0
-    sources = sources or {}
-
-    def node_data(n: str) -> dict:
-        d = g.nodes[n]
-        types = d.get("types", [])
-        kind = types[0] if types else None
-        label = str(d.get("label", _local(n)))
-        tip = f"{label}\n{', '.join(_local(t) for t in types) or 'resource'}\n{n}"
-        return {"id": n, "label": label[:60], "title": tip,
-                "color": color.get(kind, "#999999"), "value": 1 + 20 * scores.get(n, 0) / top,
-                "classes": types, "graphs": d.get("graphs", []),
-                "href": f"{link}{quote(n, safe='')}" if link and n.startswith("http") else None}
-
-    def edge_data(s: str, o: str, key: object, d: dict) -> dict:
-        graph = d.get("graph", "")
-        tip = f"{d.get('label', '')}\nsource: {sources.get(graph, graph)}"
-        return {"id": f"{s}|{key}|{o}", "from": s, "to": o, "label": str(d.get("label", ""))[:40],
-                "title": tip, "arrows": "to",
-                **({"value": d["value"]} if isinstance(d.get("value"), int | float) else {})}
-
-    net = Network(directed=True)  # pyvis holds nodes, edges and the vis options
-    net.nodes = [node_data(n) for n in ranked if n in shown]
-    net.edges = [edge_data(s, o, k, d) for s, o, k, d in g.edges(keys=True, data=True)
-                 if s in shown and o in shown]
-    folded: dict[str, dict[str, list]] = {}
-    for n in [n for n in ranked if n in shown]:
-        hidden = [m for m in nx.all_neighbors(g, n) if m not in shown]
-        if not hidden:
-            continue
-        more = f"more:{n}"
-        net.nodes.append({"id": more, "label": f"{len(set(hidden))} more", "more": True,
-                          "shape": "box", "color": "#dddddd", "title": "Click to expand"})
-        net.edges.append({"id": f"{more}|edge", "from": n, "to": more, "dashes": True})
-        # a click expands the most central ones (at most FOLD_LIMIT, to keep pages small)
-        members = sorted(set(hidden), key=lambda m: (-scores.get(m, 0.0), m))[:FOLD_LIMIT]
-        folded[more] = {
-            "nodes": [node_data(m) for m in members],
-            "edges": [edge_data(s, o, k, d) for s, o, k, d in g.edges(keys=True, data=True)
-                      if (s == n and o in members) or (o == n and s in members)],
-        }
-    options = {
-        "physics": {"stabilization": {"enabled": True, "iterations": 300},
-                    "barnesHut": {"gravitationalConstant": -8000, "springLength": 140}},
-        "nodes": {"shape": "dot", "font": {"size": 13}, "scaling": {"min": 8, "max": 40}},
-        "edges": {"font": {"size": 10, "align": "middle"}, "smooth": False,
-                  "scaling": {"min": 1, "max": 8}},
-        "interaction": {"hover": True, "tooltipDelay": 150},
+    # pyvis holds the network (filled directly: its add_edge is quadratic) and its options;
+    # the page is our own template, not pyvis's
+    net = Network(directed=True)
+    net.nodes = [node_data(n) for n in graph]
+    net.edges = edges
+    options = _options(net, len(kept), physics, bool(edge_width))
+    nodes = {n["id"]: n for n in net.nodes}
+    fold_data = {}
+    for parent, (members, unfetched) in folds.items():
+        fold_data["" if parent is None else parent] = {"members": members, "unfetched": unfetched}
+    view = {
+        "title": title,
+        "focus": focus,
+        "limit": max_nodes,
+        "link": link,
+        "viewLink": view_link,
+        "physics": physics,
+        "nodes": nodes,
+        "edges": edges,
+        "visible": [n for n in graph if n in kept],
+        "folds": fold_data,
+        "classes": classes,
+        "graphs": [{"key": g, "label": _shorten(graph_labels.get(g, g), 80)}
+                   for g in graph_keys],
+        "options": options,
+        "notes": list(notes),
+        "sizeBy": size_by,
     }
-    payload = {
-        "nodes": net.nodes, "edges": net.edges, "folded": folded, "options": options,
-        "legend": [{"label": _local(c), "color": color[c]} for c in classes],
-        "classes": [{"label": _local(c), "value": c} for c in classes],
-        "graphs": [{"label": _local(x), "value": x} for x in sorted(
-            {x for _, d in g.nodes(data=True) for x in d.get("graphs", [])})],
+    parts = _page_parts()
+    from markupsafe import Markup
+
+    return _template().render(
+        title=title, subtitle=subtitle, notes=list(notes),
+        csp=content_security_policy(meta=True),
+        vis_js=Markup(parts["vis_js"]), app_js=Markup(parts["app_js"]),
+        styles=Markup(parts["vis_css"] + parts["app_css"]),
+        data=Markup(_json_for_html(view)),
+    )
+
+
+def _options(net, n_nodes: int, physics: bool, weighted: bool) -> dict[str, object]:
+    """vis-network options, from pyvis's defaults with ours on top."""
+    net.toggle_physics(physics)
+    options = json.loads(net.options.to_json())
+    options["physics"] = {
+        "enabled": physics,
+        "solver": "forceAtlas2Based",
+        "forceAtlas2Based": {"gravitationalConstant": -60, "springLength": 110,
+                             "avoidOverlap": 0.2},
+        "stabilization": {"enabled": physics, "iterations": 250 if n_nodes > 150 else 400,
+                          "updateInterval": 50, "fit": True},
+        "minVelocity": 1.0,
     }
-    data = json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-    summary = (f"{len(shown)} of {g.number_of_nodes()} nodes shown"
-               if g.number_of_nodes() > len(shown) else f"{g.number_of_nodes()} nodes")
-    return TEMPLATE.format(title=html.escape(title), css=CSS, summary=html.escape(summary),
-                           data=data.replace("&", "\\u0026"), vis=vis_network_js(), app=APP_JS)
+    options["edges"] = {"arrows": {"to": {"enabled": True, "scaleFactor": 0.5}},
+                        "smooth": {"enabled": True, "type": "continuous", "roundness": 0.2},
+                        "font": {"size": 10, "align": "middle", "color": "#444"},
+                        "color": {"color": "#9aa5b1", "highlight": "#333"},
+                        **({"scaling": {"min": 1, "max": 14, "label": {"enabled": False}}}
+                           if weighted else {})}
+    options["nodes"] = {"shape": "dot", "scaling": {"min": 8, "max": 36,
+                                                    "label": {"enabled": False}},
+                        "font": {"size": 12, "face": "sans-serif"}}
+    options["interaction"] = {"hover": True, "tooltipDelay": 150, "hideEdgesOnDrag": n_nodes > 150,
+                              "navigationButtons": False, "keyboard": False}
+    options["layout"] = {"improvedLayout": n_nodes <= 100, "randomSeed": 7}
+    options["configure"] = {"enabled": False}
+    return options
 
 
-# --- views of the knowledge base ------------------------------------------------------------------
+def _scores(graph: nx.MultiDiGraph, size_by: str) -> dict[str, float]:
+    if size_by == "degree":
+        return {n: float(graph.degree(n) + int(graph.nodes[n].get("more", 0) or 0))
+                for n in graph}
+    from kb.analytics import centrality
+
+    return centrality(graph, size_by)
 
 
-def _sources(kb) -> dict[str, str]:
-    from kb.analytics import _graph_sources
+def _fold(graph: nx.MultiDiGraph, scores: dict[str, float], focus: str | None,
+          max_nodes: int) -> tuple[set[str], dict[str | None, tuple[list[str], int]]]:
+    """Choose the nodes drawn at first: best-first from the roots (the focus, then the most
+    central node of each other component, largest first) along a spanning tree, most
+    central first, while the drawn nodes plus one "more" node per node with hidden
+    children stay within ``max_nodes``.
 
-    return _graph_sources(kb)
+    The tree is the one the projection was reached by (a ``parent`` attribute) where there
+    is one, else breadth-first from the roots. Returns the kept nodes and, per parent (None
+    for the components left out), its hidden children, most central first, and how many of
+    its neighbours were not read (``more``).
+    """
+    undirected = graph.to_undirected(as_view=True)
+    roots: list[str] = [focus] if focus is not None and focus in graph else []
+    for component in sorted(nx.connected_components(undirected), key=len, reverse=True):
+        if focus not in component:
+            roots.append(max(component, key=lambda n: (scores.get(n, 0), n)))
+    parent: dict[str, str | None] = {}
+    for root in roots:
+        parent[root] = None
+        for a, b in nx.bfs_edges(undirected, root):
+            parent.setdefault(b, a)
+    for n, d in graph.nodes(data=True):
+        p = d.get("parent")
+        if p is not None and p in graph and n not in roots:
+            parent[n] = p
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for n, p in parent.items():
+        if p is not None:
+            children[p].append(n)
+    for members in children.values():
+        members.sort(key=lambda n: (-scores.get(n, 0), n))
+    unfetched = {n: int(d.get("more", 0) or 0) for n, d in graph.nodes(data=True)}
+
+    kept: set[str] = set()
+    pending: dict[str, int] = {}  # kept node -> its children not kept yet
+    folds_shown = 0  # kept nodes that need a "more" node
+    heap: list[tuple[float, str]] = []
+    next_root = 1
+    if roots:
+        heapq.heappush(heap, (-scores.get(roots[0], 0), roots[0]))
+    while True:
+        if not heap and next_root < len(roots):
+            heapq.heappush(heap, (-scores.get(roots[next_root], 0), roots[next_root]))
+            next_root += 1
+        if not heap:
+            break
+        n = heap[0][1]
+        p = parent.get(n)
+        # keeping n: its parent's "more" node may go, n may need one of its own, and the
+        # components not reached yet need one
+        delta = 1
+        if p is not None and pending[p] == 1 and not unfetched.get(p):
+            delta -= 1
+        if children.get(n) or unfetched.get(n):
+            delta += 1
+        later_roots = 1 if next_root < len(roots) or (p is None and len(heap) > 1) else 0
+        if kept and len(kept) + folds_shown + delta + later_roots > max_nodes:
+            break
+        heapq.heappop(heap)
+        kept.add(n)
+        folds_shown += delta - 1
+        if p is not None:
+            pending[p] -= 1
+        pending[n] = len(children.get(n, ()))
+        for c in children.get(n, ()):
+            heapq.heappush(heap, (-scores.get(c, 0), c))
+
+    folds: dict[str | None, tuple[list[str], int]] = {}
+    for n in graph:
+        hidden = [c for c in children.get(n, ()) if c not in kept]
+        if hidden or unfetched.get(n):
+            folds[n] = (hidden, unfetched.get(n, 0))
+    left = [r for r in roots if r not in kept]
+    if left:
+        folds[None] = (left, 0)
+    return kept, folds
 
 
-def entity_view(kb, iri: str, *, depth: int = 1, max_nodes: int = 300,
-                link: str | None = "/resource?iri=") -> str:
-    """An entity and its neighbourhood, ``depth`` 1 to 3."""
-    from kb.analytics import neighbourhood
-
-    # read a few times what will be drawn: enough to choose the most central and to fold
-    g = neighbourhood(kb, iri, depth, max_edges=max(4 * max_nodes, 500))
-    label = g.nodes[iri].get("label", _local(iri))
-    return render(g, title=f"{label}: neighbourhood, depth {depth}", focus=iri,
-                  max_nodes=max_nodes, link=link, sources=_sources(kb))
+# --- projections ------------------------------------------------------------------------------
 
 
-def path_view(kb, source: str, target: str, *, link: str | None = "/resource?iri=") -> str:
-    """The explained path between two entities."""
-    from kb.analytics import entity_graph, explain_path
+def _graph_labels(kb) -> dict[str, str]:
+    """Named graph -> the title (or label) of the source document it was derived from."""
+    rows = kb.select(f"""SELECT ?g ?doc (SAMPLE(?t) AS ?title) WHERE {{
+        ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?doc
+        FILTER(STRSTARTS(STR(?g), "{GRAPH}"))
+        OPTIONAL {{ ?doc <http://purl.org/dc/terms/title>|<{LABELS[0]}> ?t }} }}
+        GROUP BY ?g ?doc""")
+    out = {}
+    for r in rows:
+        g, doc = str(r["g"]), str(r["doc"])
+        out[g] = f"{r['title']} <{doc}>" if "title" in r else f"<{doc}>"
+    return out
 
-    g = entity_graph(kb)
-    hops = explain_path(kb, g, source, target)
-    path = nx.MultiDiGraph()
-    for hop in hops:
-        for node in (hop.subject, hop.object):
-            path.add_node(node, **g.nodes[node])
-        path.add_edge(hop.subject, hop.object, key=hop.predicate, label=hop.predicate_label,
-                      graph=hop.graph)
-    title = f"From {g.nodes[source]['label']} to {g.nodes[target]['label']}"
-    return render(path, title=title, focus=source, link=link, sources=_sources(kb))
+
+def _class_labels(kb) -> dict[str, str]:
+    rows = kb.select(f"""SELECT ?c (SAMPLE(?l) AS ?label) WHERE {{
+        GRAPH <{ONTOLOGY_GRAPH}> {{ ?c <{LABELS[0]}> ?l FILTER(LANGMATCHES(LANG(?l), "en")) }} }}
+        GROUP BY ?c""")
+    return {str(r["c"]): str(r["label"]) for r in rows}
+
+
+def _term(iri: str, name: str) -> ox.NamedNode:
+    try:
+        return ox.NamedNode(iri)
+    except ValueError as e:
+        raise InvalidParameter(name, f"{iri!r} is not an IRI: {e}") from None
+
+
+_GRAPH_FILTER = "FILTER(?g NOT IN ({}))".format(", ".join(f"<{g}>" for g in SYSTEM_GRAPHS))
+_OUT = ("SELECT ?f ?p ?o ?g WHERE {{ VALUES ?f {{ {values} }} LATERAL {{ SELECT ?f ?p ?o ?g "
+        "WHERE {{ GRAPH ?g {{ ?f ?p ?o }} " + _GRAPH_FILTER + " }} LIMIT {k} }} }}")
+_IN = ("SELECT ?f ?p ?o ?g WHERE {{ VALUES ?f {{ {values} }} LATERAL {{ SELECT ?f ?p ?o ?g "
+       "WHERE {{ GRAPH ?g {{ ?o ?p ?f }} " + _GRAPH_FILTER + " }} LIMIT {k} }} }}")
+_COUNT_IN = ("SELECT ?f ?p ?o WHERE {{ {{ SELECT ?f (COUNT(*) AS ?o) WHERE {{ "
+             "VALUES ?f {{ {values} }} GRAPH ?g {{ ?s ?q ?f }} " + _GRAPH_FILTER
+             + " }} GROUP BY ?f }} BIND(\"\" AS ?p) }}")
+_ATTRIBUTES = ("SELECT ?f ?p ?o WHERE {{ VALUES ?f {{ {values} }} ?f ?p ?o FILTER(?p IN (<"
+               + RDF_TYPE + ">, <" + LABELS[0] + ">, <" + LABELS[1] + ">)) }}")
+_LABELS = ("SELECT ?f ?p ?o WHERE {{ VALUES ?f {{ {values} }} ?f ?p ?o FILTER(?p IN (<"
+           + LABELS[0] + ">, <" + LABELS[1] + ">)) }}")
+_CHUNK = 200
+
+
+def _chunks(nodes: list[str], size: int = _CHUNK) -> Iterable[str]:
+    for i in range(0, len(nodes), size):
+        yield " ".join(str(ox.NamedNode(n)) for n in nodes[i:i + size])
+
+
+def _rows(kb, template: str, nodes: list[str], **fmt: object) -> list[tuple]:
+    """(f, p, o, g) tuples of plain values for ``template`` over ``nodes``; ``o`` is an ox
+    term (its kind matters), the others strings."""
+
+    def consume(raw: object) -> list[tuple]:
+        with_graph = any(v.value == "g" for v in raw.variables)  # type: ignore[attr-defined]
+        return [(s["f"].value, s["p"].value, s["o"], s["g"].value if with_graph else None)
+                for s in raw]  # type: ignore[attr-defined]
+
+    rows: list[tuple] = []
+    for values in _chunks(nodes):
+        rows += kb.run(template.format(values=values, **fmt), consume)
+    return rows
+
+
+def neighbourhood(kb, iri: str, depth: int = 1, *,
+                  max_nodes: int = DEFAULT_MAX_NODES) -> nx.MultiDiGraph:
+    """The entity ``iri`` and what links to it or from it, ``depth`` hops out (directions
+    ignored), as a MultiDiGraph in the shape ``render`` takes.
+
+    Pushed down to the store: each hop is one query per 200 nodes (SPARQL 1.2 ``LATERAL``
+    caps the links read per node), so a hub with 100,000 links costs what 1,200 do; the
+    links not read are counted (``more``). At most ``max_nodes`` nodes per hop are expanded,
+    most linked first. rdf:type and labels become attributes, literals lines of the tooltip;
+    blank nodes, the store's own graphs (loads, inferred, analytics) and links to unit and
+    scheme hubs are left out.
+
+    Raises:
+        InvalidParameter: depth is not 1 to 3, or the IRI is not an IRI.
+        NotFound: nothing in the store mentions the IRI.
+    """
+    if not 1 <= depth <= MAX_DEPTH:
+        raise InvalidParameter("depth", f"must be 1, 2 or {MAX_DEPTH}, not {depth}")
+    focus = _term(iri, "iri")
+    if not kb.ask("ASK { { ?f ?p ?o } UNION { ?s ?p ?f } }", f=focus):  # type: ignore[arg-type]
+        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
+    props = _property_labels(kb)
+    g = nx.MultiDiGraph()
+    g.add_node(iri, depth=0, types=[], graphs=[], tooltip=[], parent=None)
+    attrs_known: set[str] = set()
+    fetched_in: dict[str, int] = defaultdict(int)
+    truncated: set[str] = set()
+    max_known = 8 * max_nodes  # nodes read at most, drawn or folded
+    frontier = [iri]
+    for level in range(1, depth + 1):
+        if not frontier:
+            break
+        k_focus = 4 * max_nodes
+        k = k_focus if frontier == [iri] else max(10, min(40, 4 * max_nodes // len(frontier)))
+        out_rows = _rows(kb, _OUT, frontier, k=k)
+        in_rows = _rows(kb, _IN, frontier, k=k)
+        per_node: dict[tuple[str, str], int] = defaultdict(int)
+        for f, p, o, gr in out_rows:
+            per_node[(f, "out")] += 1
+            _attribute(g, f, p, o, gr, props)
+            attrs_known.add(f)
+            if isinstance(o, ox.NamedNode) and p != RDF_TYPE and p not in HUB_PREDICATES:
+                _link(g, f, p, o.value, gr, props, level, f, max_known)
+        for f, p, o, gr in in_rows:
+            per_node[(f, "in")] += 1
+            fetched_in[f] += 1
+            if isinstance(o, ox.NamedNode) and p not in HUB_PREDICATES and p != RDF_TYPE:
+                _link(g, o.value, p, f, gr, props, level, f, max_known)
+        truncated.update(f for (f, _), n in per_node.items() if n >= k)
+        nxt = [n for n, d in g.nodes(data=True) if d["depth"] == level]
+        nxt.sort(key=lambda n: -g.degree(n))
+        frontier = nxt[:max_nodes]
+    # labels and types of the nodes not expanded
+    rest = [n for n in g if n not in attrs_known]
+    for f, p, o, gr in _rows(kb, _ATTRIBUTES, rest):
+        _attribute(g, f, p, o, gr, props)
+    if truncated:
+        for_count = sorted(truncated)
+        for f, _, n, _ in _rows(kb, _COUNT_IN, for_count):
+            more = int(n.value) - fetched_in.get(f, 0)
+            if more > 0 and f in g:
+                g.nodes[f]["more"] = more
+    for n in g:
+        g.nodes[n]["graphs"] = sorted(set(g.nodes[n]["graphs"]))
+    g.graph["focus"] = iri
+    return g
+
+
+def _property_labels(kb) -> dict[str, str]:
+    rows = kb.select(f"""SELECT ?p (SAMPLE(?l) AS ?label) WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{
+        ?p <{LABELS[0]}> ?l FILTER(LANGMATCHES(LANG(?l), "en")) }} }} GROUP BY ?p""")
+    return {str(r["p"]): str(r["label"]) for r in rows}
+
+
+def _attribute(g: nx.MultiDiGraph, f: str, p: str, o: object, graph: str | None,
+               props: dict[str, str]) -> None:
+    if f not in g:
+        return
+    d = g.nodes[f]
+    if graph and graph not in d["graphs"]:
+        d["graphs"].append(graph)
+    if p == RDF_TYPE and isinstance(o, ox.NamedNode):
+        if o.value not in d["types"]:
+            d["types"].append(o.value)
+    elif p in LABELS and isinstance(o, ox.Literal):
+        if "label" not in d or (o.language in ("en", None) and not d.get("_label_en")):
+            d["label"] = o.value
+            d["_label_en"] = o.language == "en"
+    elif isinstance(o, ox.Literal) and len(d["tooltip"]) < 8:
+        d["tooltip"].append(f"{props.get(p) or _local(p)}: {_shorten(o.value)}")
+
+
+def _link(g: nx.MultiDiGraph, s: str, p: str, o: str, graph: str | None, props: dict[str, str],
+          level: int, reached_from: str, max_known: int) -> None:
+    other = o if s == reached_from else s
+    if other not in g:
+        if g.number_of_nodes() >= max_known:
+            g.nodes[reached_from]["more"] = g.nodes[reached_from].get("more", 0) + 1
+            return
+        g.add_node(other, depth=level, types=[], graphs=[], tooltip=[], parent=reached_from)
+    if g.has_edge(s, o, key=(p, graph)):
+        return
+    g.add_edge(s, o, key=(p, graph), predicate=p, label=props.get(p) or _local(p), graph=graph)
+
+
+# --- the views --------------------------------------------------------------------------------
+
+
+def entity_view(kb, iri: str, depth: int = 1, *, max_nodes: int = DEFAULT_MAX_NODES,
+                link: str | None = None, view_link: str | None = None) -> str:
+    """An entity and its neighbourhood, ``depth`` hops out (1 to 3)."""
+    g = neighbourhood(kb, iri, depth, max_nodes=max_nodes)
+    label = g.nodes[iri].get("label") or _local(iri)
+    return render(g, title=f"{label}", subtitle=f"<{iri}>, {depth} hop{'s' if depth > 1 else ''}",
+                  focus=iri, max_nodes=max_nodes, link=link, view_link=view_link,
+                  class_labels=_class_labels(kb), graph_labels=_graph_labels(kb))
+
+
+def path_view(kb, source: str, target: str, *, link: str | None = None,
+              max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """The explained path between two entities (``kb.analytics.explain_path``): each hop
+    with its property's label and the source document of the statement."""
+    from kb import analytics
+
+    _term(source, "source")
+    _term(target, "target")
+    full = analytics.entity_graph(kb)
+    hops = analytics.explain_path(kb, full, source, target)
+    g = nx.MultiDiGraph()
+    order = [source]
+    for h in hops:
+        order.append(h.object if h.subject == order[-1] else h.subject)
+    for n in order:
+        d = full.nodes[n]
+        g.add_node(n, label=d.get("label"), types=list(d.get("types", ())),
+                   graphs=list(d.get("graphs", ())))
+    for i, h in enumerate(hops, 1):
+        g.add_edge(h.subject, h.object, key=h.predicate, predicate=h.predicate,
+                   label=h.predicate_label, graph=h.graph,
+                   tooltip=[f"step {i}"] + ([f"document: <{h.source}>"] if h.source else []))
+    positions = {n: (i * 220.0, 0.0 if i % 2 == 0 else 60.0) for i, n in enumerate(order)}
+    return render(g, title=f"{_label_of(full, source)} → {_label_of(full, target)}",
+                  subtitle=f"{len(hops)} step{'s' if len(hops) != 1 else ''}", focus=source,
+                  max_nodes=max_nodes, link=link, physics=False, positions=positions,
+                  class_labels=_class_labels(kb), graph_labels=_graph_labels(kb))
+
+
+def _label_of(g: nx.Graph, n: str) -> str:
+    return str(g.nodes[n].get("label") or _local(n)) if n in g else _local(n)
+
+
+def _human(x: float) -> str:
+    for unit, size in (("bn", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= size:
+            return f"{x / size:.3g} {unit}"
+    return f"{x:.3g}"
 
 
 def flows_view(kb, *, product: str | None = None, start: str | None = None,
-               end: str | None = None, max_nodes: int = 300,
-               link: str | None = "/resource?iri=") -> str:
-    """Trade flows between countries, arrows weighted by quantity."""
-    from kb.analytics import flow_graph
+               end: str | None = None, link: str | None = None,
+               max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """Trade flows between countries (and from manufacturers) for a product category and a
+    period, arrows as wide as the quantity (``kb.analytics.flow_graph``)."""
+    from kb import analytics
 
-    flows = flow_graph(kb, product=product, start=start, end=end)
+    for name, value in (("start", start), ("end", end)):
+        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise InvalidParameter(name, f"{value!r} is not an ISO date (YYYY-MM-DD)")
+    if product:
+        _term(product, "product")
+    flows = analytics.flow_graph(kb, product=product, start=start, end=end)
+    labels = _labels(kb, list(flows.nodes) + sorted({d["product"] for *_, d in
+                                                     flows.edges(data=True) if d["product"]}))
     g = nx.MultiDiGraph()
-    labels = {str(r["c"]): str(r["l"]) for r in kb.select(
-        "SELECT ?c ?l WHERE { ?c a <https://w3id.org/medsupply-kb/ontology#Country> ; "
-        "<http://www.w3.org/2000/01/rdf-schema#label> ?l }")}
+    merged: dict[tuple[str, str, str], dict] = {}
     for s, o, d in flows.edges(data=True):
-        if d["kind"] == "manufacturer":
-            continue
-        for node in (s, o):
-            g.add_node(node, label=labels.get(node, _local(node)),
-                       types=["https://w3id.org/medsupply-kb/ontology#Country"], graphs=[])
-        g.add_edge(s, o, key=f"{d['kind']}|{d['product']}", value=d["quantity"],
-                   label=f"{_local(d['product'])}: {d['quantity']:,.0f}", graph=d["kind"])
-    title = "Trade flows" + (f" of {_local(product)}" if product else "")
-    return render(g, title=title, max_nodes=max_nodes, link=link)
+        key = (s, o, d["kind"])
+        m = merged.setdefault(key, {"quantity": 0.0, "count": 0, "lines": []})
+        m["quantity"] += d["quantity"]
+        m["count"] += d["count"]
+        values = ", ".join(f"{v:,.0f} {k[6:]}" for k, v in d.items() if k.startswith("value_"))
+        what = labels.get(d["product"], _local(d["product"])) if d["product"] else "all products"
+        records = f"{d['count']} record{'s' if d['count'] != 1 else ''}"
+        m["lines"].append(f"{what}: {d['quantity']:,.0f} ({records})"
+                          + (f", {values}" if values else ""))
+    types = _types(kb, list(flows.nodes))
+    for (s, o, kind), m in merged.items():
+        for n in (s, o):
+            if n not in g:
+                g.add_node(n, label=labels.get(n, _local(n)), types=types.get(n, []), graphs=[])
+        g.add_edge(s, o, key=kind, label=kind, predicate=kind, quantity=m["quantity"],
+                   edge_label=f"{_human(m['quantity'])}", tooltip=[f"kind: {kind}", *m["lines"]])
+    period = f"{start or '…'} to {end or '…'}"
+    what = labels.get(product, _local(product)) if product else "all products"
+    return render(g, title=f"Trade flows: {what}", subtitle=f"period {period}; arrows as wide as "
+                  "the quantity", max_nodes=max_nodes, link=link, size_by="degree",
+                  edge_width="quantity", class_labels=_class_labels(kb),
+                  notes=["Reported aggregates without a destination point to 'world'."])
 
 
-def query_view(kb, query: str, *, max_nodes: int = 300,
-               link: str | None = "/resource?iri=") -> str:
-    """The graph a CONSTRUCT or DESCRIBE query returns (literals become node details)."""
-    result = kb.construct(query)
+def _labels(kb, iris: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f, _p, o, _ in _rows(kb, _LABELS, [i for i in iris if i]):
+        if isinstance(o, ox.Literal) and (f not in out or o.language == "en"):
+            out[f] = o.value
+    return out
+
+
+def _types(kb, iris: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for f, p, o, _ in _rows(kb, _ATTRIBUTES, iris):
+        if p == RDF_TYPE and isinstance(o, ox.NamedNode):
+            out[f].append(o.value)
+    return out
+
+
+def query_view(kb, sparql: str, *, link: str | None = None,
+               max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """The graph of a CONSTRUCT or DESCRIBE query: resources as nodes (labels and types as
+    their attributes), other literals as small nodes of their own.
+
+    Raises:
+        QueryError: the query does not parse, fails, or is not CONSTRUCT/DESCRIBE.
+    """
+    props = _property_labels(kb)
+    truncated = [False]
+
+    def consume(raw: object) -> list[tuple[object, str, object]]:
+        if isinstance(raw, ox.QuerySolutions | ox.QueryBoolean):
+            raise QueryError("Only CONSTRUCT and DESCRIBE queries can be drawn as a graph; "
+                             "this one is a " + ("SELECT" if isinstance(raw, ox.QuerySolutions)
+                                                 else "ASK") + " query")
+        out = []
+        for t in raw:  # type: ignore[attr-defined]
+            if len(out) >= MAX_QUERY_TRIPLES:
+                truncated[0] = True
+                break
+            out.append((t.subject, t.predicate.value, t.object))
+        return out
+
+    triples = kb.run(sparql, consume)
     g = nx.MultiDiGraph()
-    from rdflib import Literal, URIRef
-    from rdflib.namespace import RDF, RDFS
 
-    def ensure(node: str) -> None:
-        if node not in g:
-            g.add_node(node, label=_local(node), types=[], graphs=[])
+    def node(term: object) -> str:
+        key = term.value if isinstance(term, ox.NamedNode) else str(term)
+        if key in g:
+            return key
+        if isinstance(term, ox.Literal):
+            extra = f", language: {term.language}" if term.language else ""
+            g.add_node(key, label=term.value, types=["Literal"], graphs=[], linkable=False,
+                       tooltip=[f"literal: {_shorten(term.value, 400)}",
+                                f"datatype: {term.datatype.value}{extra}"])
+        else:
+            g.add_node(key, types=[], graphs=[], tooltip=[],
+                       linkable=isinstance(term, ox.NamedNode))
+        return key
 
-    for s, p, o in result:
-        if not isinstance(s, URIRef):
-            continue
-        ensure(str(s))
-        if p == RDFS.label and isinstance(o, Literal):
-            g.nodes[str(s)]["label"] = str(o)
-        elif p == RDF.type and isinstance(o, URIRef):
-            g.nodes[str(s)]["types"].append(str(o))
-        elif isinstance(o, URIRef):
-            ensure(str(o))
-            g.add_edge(str(s), str(o), key=str(p), label=_local(p), graph="")
-    return render(g, title="Query result", max_nodes=max_nodes, link=link)
+    for s, p, o in triples:
+        sn = node(s)
+        if p == RDF_TYPE and isinstance(o, ox.NamedNode):
+            g.nodes[sn]["types"].append(o.value)
+        elif p in LABELS and isinstance(o, ox.Literal):
+            if "label" not in g.nodes[sn] or o.language == "en":
+                g.nodes[sn]["label"] = o.value
+        else:
+            on = node(o)
+            g.add_edge(sn, on, key=p, predicate=p, label=props.get(p) or _local(p))
+    notes = [f"Only the first {MAX_QUERY_TRIPLES:,} triples are drawn."] if truncated[0] else []
+    return render(g, title="Query graph", subtitle=f"{len(triples):,} triples", max_nodes=max_nodes,
+                  link=link, class_labels={**_class_labels(kb), "Literal": "Literal"},
+                  notes=notes)
 
 
-def ontology_view(kb, *, link: str | None = "/resource?iri=") -> str:
-    """The ontology's classes (subclass links) and its object properties (domain -> range)."""
-    ms = "https://w3id.org/medsupply-kb/ontology#"
+def ontology_view(kb, *, link: str | None = None, max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """The ontology's classes (subclass links) and object properties (domain → range)."""
+    rows = kb.select(f"""SELECT ?s ?p ?o WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{
+        {{ ?s a <{OWL}Class> BIND(<{RDF_TYPE}> AS ?p) BIND(<{OWL}Class> AS ?o) }}
+        UNION {{ ?s <{RDFS}subClassOf> ?o FILTER(isIRI(?o)) BIND(<{RDFS}subClassOf> AS ?p) }}
+        UNION {{ ?prop a <{OWL}ObjectProperty> ; <{RDFS}domain> ?s ; <{RDFS}range> ?o
+                 FILTER(isIRI(?s) && isIRI(?o)) BIND(?prop AS ?p) }}
+        UNION {{ ?prop a <{OWL}DatatypeProperty> ; <{RDFS}domain> ?s FILTER(isIRI(?s))
+                 BIND(?prop AS ?o) BIND(<{OWL}DatatypeProperty> AS ?p) }} }} }}""")
+    if not rows:
+        raise NotFound("The store holds no ontology: load ontology/medsupply.ttl into "
+                       f"<{ONTOLOGY_GRAPH}>")
+    props = _property_labels(kb)
+    classes = _class_labels(kb)
     g = nx.MultiDiGraph()
-    rows = kb.select(f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-        PREFIX owl: <http://www.w3.org/2002/07/owl#>
-        SELECT ?kind ?a ?p ?b WHERE {{
-          {{ ?a a owl:Class ; rdfs:subClassOf ?b FILTER(isIRI(?b)) BIND("sub" AS ?kind) }}
-          UNION {{ ?p a owl:ObjectProperty ; rdfs:domain ?a ; rdfs:range ?b
-                   FILTER(isIRI(?a) && isIRI(?b)) BIND("prop" AS ?kind) }}
-          FILTER(STRSTARTS(STR(?a), "{ms}")) }}""")
-    for row in rows:
-        a, b = str(row["a"]), str(row["b"])
-        for node in (a, b):
-            if node not in g:
-                g.add_node(node, label=_local(node), graphs=[],
-                           types=["http://www.w3.org/2002/07/owl#Class"] if node.startswith(ms)
-                           else ["http://www.w3.org/2000/01/rdf-schema#Resource"])
-        label = "subclass of" if str(row["kind"]) == "sub" else _local(str(row["p"]))
-        g.add_edge(a, b, key=label, label=label, graph="ontology")
-    return render(g, title="The medsupply-kb ontology", link=link)
+
+    def node(iri: str) -> None:
+        if iri not in g:
+            g.add_node(iri, label=classes.get(iri) or _local(iri), graphs=[str(ONTOLOGY_GRAPH)],
+                       types=[f"{OWL}Class"] if iri.startswith(str(MS)) else ["external"],
+                       tooltip=[])
+
+    for r in rows:
+        s, p, o = str(r["s"]), str(r["p"]), str(r["o"])
+        node(s)
+        if p == RDF_TYPE:
+            continue
+        if p == f"{OWL}DatatypeProperty":
+            g.nodes[s]["tooltip"].append(f"property: {props.get(o) or _local(o)}")
+            continue
+        node(o)
+        label = "subclass of" if p == f"{RDFS}subClassOf" else props.get(p) or _local(p)
+        g.add_edge(s, o, key=p, predicate=p, label=label, graph=str(ONTOLOGY_GRAPH))
+    return render(g, title="Ontology: classes and properties",
+                  subtitle="arrows: subclass of, and object properties from domain to range",
+                  max_nodes=max_nodes, link=link, size_by="degree",
+                  class_labels={f"{OWL}Class": "class (ms:)", "external": "other vocabulary"},
+                  graph_labels={str(ONTOLOGY_GRAPH): "the ontology (ontology/medsupply.ttl)"})
+
+
+__all__ = ["DEFAULT_MAX_NODES", "MAX_DEPTH", "content_security_policy", "entity_view", "flows_view",
+           "neighbourhood", "ontology_view", "path_view", "query_view", "render"]

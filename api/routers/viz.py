@@ -11,9 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import KB
 from kb import viz
-from kb.errors import InvalidParameter, NotFound
+from kb.errors import InvalidParameter, NotFound, QueryError
 
 router = APIRouter(prefix="/viz", tags=["viz"])
+#: Where a click on a node goes (its IRI appended, URL-encoded; http(s) IRIs only).
+LINK = "/resource?iri="
+VIEW_LINK = "/viz/entity?iri="
+MaxNodes = Annotated[int, Query(ge=10, le=2000, description="Most nodes drawn at first")]
 
 ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{title}</title></head><body><h1>{title}</h1><p>{message}</p>
@@ -36,38 +40,47 @@ def _page(build, *args, **kwargs) -> HTMLResponse:
     except InvalidParameter as e:
         return HTMLResponse(ERROR_PAGE.format(title="Bad request", message=html.escape(str(e))),
                             status_code=422, headers=page_headers())
+    except QueryError as e:
+        return HTMLResponse(ERROR_PAGE.format(title="Bad query", message=html.escape(str(e))),
+                            status_code=400, headers=page_headers())
     return HTMLResponse(body, headers=page_headers())
 
 
 @router.get("/entity", response_class=HTMLResponse)
 async def entity(kb: KB, iri: str, depth: Annotated[int, Query()] = 1,
-                 max_nodes: Annotated[int, Query(ge=1, le=2000)] = 300) -> HTMLResponse:
-    """An entity and its neighbourhood (depth 1-3)."""
+                 max_nodes: MaxNodes = viz.DEFAULT_MAX_NODES) -> HTMLResponse:
+    """An entity and its neighbourhood (depth 1-3; a larger depth is refused with 422).
+    A click on a node opens its resource page; an "N more" node whose links were not read
+    opens that node's own view."""
     return await run_in_threadpool(_page, viz.entity_view, kb, iri, depth=depth,
-                                   max_nodes=max_nodes)
+                                   max_nodes=max_nodes, link=LINK, view_link=VIEW_LINK)
 
 
 @router.get("/path", response_class=HTMLResponse)
 async def path(kb: KB, source: str, target: str) -> HTMLResponse:
     """The explained path between two entities."""
-    return await run_in_threadpool(_page, viz.path_view, kb, source, target)
+    return await run_in_threadpool(_page, viz.path_view, kb, source, target, link=LINK)
 
 
 @router.get("/flows", response_class=HTMLResponse)
 async def flows(kb: KB, product: str | None = None, start: str | None = None,
-                end: str | None = None) -> HTMLResponse:
-    """Trade flows between countries, arrows weighted by quantity."""
+                end: str | None = None, max_nodes: MaxNodes = viz.DEFAULT_MAX_NODES
+                ) -> HTMLResponse:
+    """Trade flows between countries (and from manufacturers) for a product category
+    (IRI) and a period (ISO dates), arrows as wide as the quantity."""
     return await run_in_threadpool(_page, viz.flows_view, kb, product=product, start=start,
-                                   end=end)
+                                   end=end, max_nodes=max_nodes, link=LINK)
 
 
 @router.get("/query", response_class=HTMLResponse)
-async def query(kb: KB, query: str) -> HTMLResponse:
-    """The graph of a CONSTRUCT or DESCRIBE query."""
-    return await run_in_threadpool(_page, viz.query_view, kb, query)
+async def query(kb: KB, query: str, max_nodes: MaxNodes = viz.DEFAULT_MAX_NODES
+                ) -> HTMLResponse:
+    """The graph of a CONSTRUCT or DESCRIBE query (400 for other queries)."""
+    return await run_in_threadpool(_page, viz.query_view, kb, query, max_nodes=max_nodes,
+                                   link=LINK)
 
 
 @router.get("/ontology", response_class=HTMLResponse)
 async def ontology(kb: KB) -> HTMLResponse:
     """The ontology's classes and properties."""
-    return await run_in_threadpool(_page, viz.ontology_view, kb)
+    return await run_in_threadpool(_page, viz.ontology_view, kb, link=LINK)
