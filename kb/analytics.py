@@ -139,7 +139,9 @@ def _entity_graph(kb, graphs, classes, include_types, include_schema, include_pr
 
     kb.run(f"""SELECT ?s ?k ?v WHERE {{
         {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
-        UNION {{ ?s a ?v FILTER(isIRI(?v)) BIND("type" AS ?k) }} }}""", attributes)
+        UNION {{ ?s a ?v BIND("type" AS ?k) }}
+        FILTER(?k = "label" || isIRI(?v)) }}""", attributes)  # (Virtuoso 7 rejects the FILTER
+        # inside the UNION branch: "sparp_gp_deprecate(): equiv replaces filter")
     if classes:
         keep = [n for n, d in g.nodes(data=True) if set(d["types"]) & set(classes)]
         g = g.subgraph(keep).copy()
@@ -534,7 +536,8 @@ def neighbourhood(kb, iri: str, depth: int = 1, *, max_edges: int = 5000,
         nodes = " ".join(str(ox.NamedNode(n)) for n in all_nodes[start_at:start_at + max_frontier])
         rows += kb.select(f"""SELECT ?s ?k ?v WHERE {{ VALUES ?s {{ {nodes} }}
             {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
-            UNION {{ ?s a ?v FILTER(isIRI(?v)) BIND("type" AS ?k) }} }}""")
+            UNION {{ ?s a ?v BIND("type" AS ?k) }}
+            FILTER(?k = "label" || isIRI(?v)) }}""")
     for row in rows:
         node, value = str(row["s"]), row["v"]
         if str(row["k"]) == "label":
