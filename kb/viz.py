@@ -461,6 +461,11 @@ _OUT = ("SELECT ?f ?p ?o ?g WHERE {{ VALUES ?f {{ {values} }} LATERAL {{ SELECT 
         "WHERE {{ GRAPH ?g {{ ?f ?p ?o }} " + _GRAPH_FILTER + " }} LIMIT {k} }} }}")
 _IN = ("SELECT ?f ?p ?o ?g WHERE {{ VALUES ?f {{ {values} }} LATERAL {{ SELECT ?f ?p ?o ?g "
        "WHERE {{ GRAPH ?g {{ ?o ?p ?f }} " + _GRAPH_FILTER + " }} LIMIT {k} }} }}")
+#: The same without SPARQL 1.2 LATERAL, for endpoints that lack it: one cap for the chunk.
+_OUT_PLAIN = ("SELECT ?f ?p ?o ?g WHERE {{ VALUES ?f {{ {values} }} GRAPH ?g {{ ?f ?p ?o }} "
+              + _GRAPH_FILTER + " }} LIMIT {k_all}")
+_IN_PLAIN = ("SELECT ?f ?p ?o ?g WHERE {{ VALUES ?f {{ {values} }} GRAPH ?g {{ ?o ?p ?f }} "
+             + _GRAPH_FILTER + " }} LIMIT {k_all}")
 _COUNT_IN = ("SELECT ?f ?p ?o WHERE {{ {{ SELECT ?f (COUNT(*) AS ?o) WHERE {{ "
              "VALUES ?f {{ {values} }} GRAPH ?g {{ ?s ?q ?f }} " + _GRAPH_FILTER
              + " }} GROUP BY ?f }} BIND(\"\" AS ?p) }}")
@@ -525,8 +530,17 @@ def neighbourhood(kb, iri: str, depth: int = 1, *,
             break
         k_focus = 4 * max_nodes
         k = k_focus if frontier == [iri] else max(10, min(40, 4 * max_nodes // len(frontier)))
-        out_rows = _rows(kb, _OUT, frontier, k=k)
-        in_rows = _rows(kb, _IN, frontier, k=k)
+        try:
+            out_rows = _rows(kb, _OUT, frontier, k=k)
+            in_rows = _rows(kb, _IN, frontier, k=k)
+        except QueryError:
+            if kb.is_local:
+                raise
+            # a remote endpoint without LATERAL: one cap per chunk (a hub may crowd out
+            # its neighbours in that chunk; what is left out is still counted)
+            k_all = k * min(len(frontier), _CHUNK)
+            out_rows = _rows(kb, _OUT_PLAIN, frontier, k_all=k_all)
+            in_rows = _rows(kb, _IN_PLAIN, frontier, k_all=k_all)
         per_node: dict[tuple[str, str], int] = defaultdict(int)
         for f, p, o, gr in out_rows:
             per_node[(f, "out")] += 1

@@ -177,9 +177,18 @@ def server(store: Path):
         yield url
 
 
+def wait_until(p, condition: str, timeout: float = 30.0) -> None:
+    """Poll a JS condition (``wait_for_function`` would need eval, which the page's CSP
+    forbids)."""
+    deadline = time.monotonic() + timeout
+    while not p.evaluate(condition):
+        assert time.monotonic() < deadline, f"never true: {condition}"
+        p.wait_for_timeout(50)
+
+
 def drawn(p) -> int:
     """Nodes in the network once its layout has settled (and physics stopped)."""
-    p.wait_for_function("window.kbStable === true", timeout=30_000)
+    wait_until(p, "window.kbStable === true")
     assert p.evaluate("window.kbNetwork.physics.physicsEnabled") is False
     return p.evaluate("window.kbNetwork.body.data.nodes.get({filter: n => !n.hidden}).length")
 
@@ -282,7 +291,7 @@ def test_more_nodes_expand_and_search_reveals_folded_nodes(page, tmp_path: Path)
     assert drawn(p) == 50  # 49 nodes and one "450 more": never more than max_nodes
     p.evaluate("window.kbNetwork.emit('click', {nodes: ['more:http://example.org/hub']})")
     assert p.evaluate("window.kbNetwork.body.data.nodes.length") == 100  # 50 more, and "400 more"
-    p.wait_for_function("window.kbNetwork.physics.physicsEnabled === false", timeout=30_000)
+    wait_until(p, "window.kbNetwork.physics.physicsEnabled === false")
     p.fill("#kb-q", "n499")
     p.press("#kb-q", "Enter")
     assert p.evaluate("window.kbNetwork.getSelectedNodes()") == ["http://example.org/n499"]
@@ -353,3 +362,18 @@ def test_folding_never_draws_more_than_the_cap_and_loses_nothing(seed: int) -> N
     assert min(n, cap) // 2 <= expected_drawn(data) <= cap
     assert kept | {m for members, _ in folds.values() for m in members} == set(g.nodes)
     assert focus is None or focus in kept
+
+
+def test_endpoints_without_lateral_get_plain_queries(bundled_kb, monkeypatch) -> None:
+    es = f"{ID}country/ES"
+    expected = set(viz.neighbourhood(bundled_kb, es, 2).nodes)
+    real = bundled_kb.run
+
+    def run(sparql, consume, **options):
+        if "LATERAL" in sparql:
+            raise QueryError("SPARQL query syntax error: LATERAL is not supported")
+        return real(sparql, consume, **options)
+
+    monkeypatch.setattr(bundled_kb, "run", run)
+    monkeypatch.setattr(type(bundled_kb), "is_local", property(lambda self: False))
+    assert set(viz.neighbourhood(bundled_kb, es, 2).nodes) == expected
