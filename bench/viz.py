@@ -29,6 +29,7 @@ from kb.bundled import DATA_DIR, ONTOLOGY_FILE, load_bundled
 from kb.namespaces import ONTOLOGY_GRAPH
 
 ID = "https://w3id.org/medsupply-kb/id/"
+OUT = Path(__file__).parent / "out"
 
 
 def timed(fn, *args, repeat: int = 3, **kwargs) -> tuple[float, float, str]:
@@ -67,6 +68,9 @@ def browser_seconds(pages: dict[str, str]) -> dict[str, tuple[float, int]]:
                 page.wait_for_timeout(50)
             seconds = page.evaluate("window.kbView.stableAt") / 1000  # since navigation start
             drawn = page.evaluate("window.kbNetwork.body.data.nodes.length")
+            if "CN (hub), depth 1" in name:
+                OUT.mkdir(exist_ok=True)
+                page.screenshot(path=str(OUT / "viz-entity-cn-1m.png"))
             out[name] = (seconds, drawn)
             page.close()
         browser.close()
