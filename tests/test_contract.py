@@ -175,18 +175,23 @@ def test_export_is_the_same_on_every_backend(kb: KnowledgeBase, reference: Knowl
             assert isomorphic(copy.graph(graph), expected), graph
 
 
-def test_analytics_and_views(kb: KnowledgeBase) -> None:
+def test_analytics(kb: KnowledgeBase) -> None:
     from kb.analytics import centrality, entity_graph
-
 
     kb.load([DATA / "people.ttl"])
     g = entity_graph(kb, include_types=True)
     assert g.has_edge(f"{EX}alice", f"{EX}bob")
     assert g.nodes[f"{EX}alice"]["label"] == "Alice"
     assert set(centrality(g, "degree")) == set(g.nodes)
-    try:
-        from kb.viz import entity_view
-    except ImportError:  # the views landed after this test was written
-        return
+
+
+def test_views(kb: KnowledgeBase, request: pytest.FixtureRequest) -> None:
+    from kb.viz import entity_view
+
+    if "virtuoso" in request.node.name:
+        request.applymarker(pytest.mark.xfail(
+            reason="the entity view's projection uses LATERAL (SPARQL 1.2, Oxigraph), which "
+                   "Virtuoso 7 does not parse", strict=True))
+    kb.load([DATA / "people.ttl"])
     page = entity_view(kb, f"{EX}alice")
     assert "Alice" in page and "<script" in page
