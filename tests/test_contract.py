@@ -185,13 +185,9 @@ def test_analytics(kb: KnowledgeBase) -> None:
     assert set(centrality(g, "degree")) == set(g.nodes)
 
 
-def test_views(kb: KnowledgeBase, request: pytest.FixtureRequest) -> None:
+def test_views(kb: KnowledgeBase) -> None:
     from kb.viz import entity_view
 
-    if "virtuoso" in request.node.name:
-        request.applymarker(pytest.mark.xfail(
-            reason="the entity view's projection uses LATERAL (SPARQL 1.2, Oxigraph), which "
-                   "Virtuoso 7 does not parse", strict=True))
     kb.load([DATA / "people.ttl"])
     page = entity_view(kb, f"{EX}alice")
     assert "Alice" in page and "<script" in page
