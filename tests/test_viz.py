@@ -325,7 +325,7 @@ def test_cli_writes_a_file_that_opens_offline(page, tmp_path: Path) -> None:
     assert log.off_host == [] and log.console_errors == [] and log.page_errors == []
 
 
-def test_cli_writes_every_view(tmp_path: Path) -> None:
+def test_cli_writes_every_view_and_each_opens_offline(page, tmp_path: Path) -> None:
     store = tmp_path / "store"
     assert run_kb("load", "--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE), store=store).returncode == 0
     assert run_kb("load", str(DATA_DIR), store=store).returncode == 0
@@ -335,8 +335,13 @@ def test_cli_writes_every_view(tmp_path: Path) -> None:
         started = time.monotonic()
         done = run_kb("viz", *args, "-o", str(out), store=store)
         assert done.returncode == 0, done.stderr
-        assert expected_drawn(view_data(out.read_text())) >= 2, args
         assert time.monotonic() - started < 60
+        expected = expected_drawn(view_data(out.read_text()))
+        assert expected >= 2, args
+        p, log = page
+        p.goto(out.as_uri())
+        assert drawn(p) == expected, args
+        assert log.off_host == [] and log.console_errors == [] and log.page_errors == [], args
     done = run_kb("viz", "entity", "country:NL", "--depth", "9", "-o", str(tmp_path / "x.html"), store=store)
     assert done.returncode == 1 and "depth" in done.stderr
 
@@ -377,3 +382,21 @@ def test_endpoints_without_lateral_get_plain_queries(bundled_kb, monkeypatch) ->
     monkeypatch.setattr(bundled_kb, "run", run)
     monkeypatch.setattr(type(bundled_kb), "is_local", property(lambda self: False))
     assert set(viz.neighbourhood(bundled_kb, es, 2).nodes) == expected
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/viz/query", {"query": "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(STRSTARTS(STR(?s), 'http://example.org/')) }"}),
+    ("/viz/path", {"source": "http://example.org/evil", "target": "http://example.org/linked"}),
+])
+def test_markup_is_text_in_the_other_views_too(server: str, page, path: str, params: dict) -> None:
+    p, log = page
+    response = httpx.get(f"{server}{path}", params=params)
+    assert response.status_code == 200, response.text
+    for payload in (IMG, SCRIPT, HREF):
+        assert payload not in response.text
+    p.goto(str(response.url))
+    drawn(p)
+    labels = set(p.evaluate("window.kbNetwork.body.data.nodes.get().map(n => n.label)"))
+    assert IMG in labels and (HREF in labels or SCRIPT in labels)
+    assert p.evaluate("document.querySelectorAll('img, iframe, a[href^=javascript]').length") == 0
+    assert log.dialogs == [] and log.page_errors == [] and log.console_errors == []
