@@ -8,11 +8,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import KB
 from api.errors import install_error_handlers
-from api.routers import analytics, export, ontology, pages, sparql, store, viz
+from api.routers import analytics, export, ontology, pages, queries, sparql, store, viz
 from api.security import BodyLimit
 from kb.settings import Settings
 from kb.store import KnowledgeBase
@@ -26,7 +28,8 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
         yield
 
     app = FastAPI(title="medsupply-kb", version="0.1.0", lifespan=lifespan,
-                  description="SPARQL and graph views over the medical-supply trade KB.")
+                  description="SPARQL and graph views over the medical-supply trade KB.",
+                  docs_url=None, redoc_url=None)
     app.state.kb = kb
     app.state.settings = settings or kb.settings
     install_error_handlers(app)
@@ -37,6 +40,7 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(export.router)
     app.include_router(viz.router)
     app.include_router(pages.router)
+    app.include_router(queries.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
     # Reads may come from any origin, without credentials; writes need a bearer token,
@@ -44,6 +48,16 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "POST", "HEAD"], allow_headers=["Content-Type"])
     app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the app's own static files (works offline)."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="medsupply-kb API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="data:,",
+            swagger_ui_parameters={"validatorUrl": None})  # no call to validator.swagger.io
 
     @app.get("/health", tags=["meta"])
     def health(kb: KB) -> dict[str, object]:
