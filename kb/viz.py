@@ -301,6 +301,7 @@ def render(
 
     return _template().render(
         title=title, subtitle=subtitle, notes=list(notes),
+        home="/" if link and link.startswith("/") else None,  # served: a way back
         csp=content_security_policy(meta=True),
         vis_js=Markup(parts["vis_js"]), app_js=Markup(parts["app_js"]),
         styles=Markup(parts["vis_css"] + parts["app_css"]),

@@ -210,6 +210,7 @@ def test_each_view_draws_offline(server: str, page, path: str, params: dict) -> 
     assert 2 <= expected <= viz.DEFAULT_MAX_NODES
     p.goto(str(response.url))
     assert p.locator("#kb-graph canvas").count() == 1
+    assert p.locator('a[href="/"]').count() == 1  # a way back to the query page
     assert drawn(p) == expected
     assert log.console_errors == [] and log.page_errors == [] and log.off_host == []
     if path == "/viz/entity":
