@@ -214,6 +214,67 @@ def flow_graph(kb, *, product: str | None = None, start: str | None = None,
     return _cached(kb, ("flows", product, start, end), build)  # type: ignore[return-value]
 
 
+STATEMENTS = f"""
+PREFIX ms: <{MS}>
+SELECT DISTINCT ?statement ?speaker ?organization ?about ?respondsTo ?echoes ?date WHERE {{
+  ?statement a ms:Statement .
+  OPTIONAL {{ ?statement ms:speaker ?speaker FILTER(isIRI(?speaker)) }}
+  OPTIONAL {{ ?statement ms:onBehalfOf ?organization }}
+  OPTIONAL {{ ?statement ms:about ?about FILTER(isIRI(?about)) }}
+  OPTIONAL {{ ?statement ms:respondsTo ?respondsTo FILTER(isIRI(?respondsTo)) }}
+  OPTIONAL {{ ?statement ms:echoes ?echoes }}
+  OPTIONAL {{ ?statement ms:date ?date }}
+}}"""
+
+INCIDENTS = f"""
+PREFIX ms: <{MS}>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT DISTINCT ?incident ?kind ?link ?target WHERE {{
+  ?incident a ?kind . ?kind rdfs:subClassOf* ms:QualityIncident .
+  VALUES ?link {{ ms:actorCountry ms:productCategory ms:manufacturer ms:standardNotMet
+                 ms:concerns }}
+  ?incident ?link ?target FILTER(isIRI(?target))
+}}"""
+
+
+#: (variable, edge label, edge points to the statement) for the statement graph
+STATEMENT_LINKS = (("speaker", "said", True), ("organization", "on behalf of", False),
+                   ("about", "about", False), ("respondsTo", "responds to", False),
+                   ("echoes", "echoes", False))
+
+
+def statement_graph(kb) -> nx.MultiDiGraph:
+    """Who said what, about whom: speaker -> statement ("said"), statement -> what it is
+    about, replies to or echoes, and statement -> the organisation it spoke for."""
+    def build() -> nx.MultiDiGraph:
+        g = nx.MultiDiGraph()
+        for row in kb.select(STATEMENTS):
+            st = str(row["statement"])
+            g.add_node(st, kind="statement", date=str(row.get("date", "")))
+            for var, label, reverse in STATEMENT_LINKS:
+                if var in row:
+                    other = str(row[var])
+                    source, target = (other, st) if reverse else (st, other)
+                    g.add_edge(source, target, key=label, label=label)
+        return g
+
+    return _cached(kb, ("statements",), build)  # type: ignore[return-value]
+
+
+def incident_graph(kb) -> nx.MultiDiGraph:
+    """Recalls, returns and rejections linked to the country that acted, the product
+    category, the manufacturer, the standard not met and the shipment concerned."""
+    def build() -> nx.MultiDiGraph:
+        g = nx.MultiDiGraph()
+        for row in kb.select(INCIDENTS):
+            incident, link = str(row["incident"]), _local(str(row["link"]))
+            g.add_node(incident, kind=_local(str(row["kind"])))
+            g.add_edge(incident, str(row["target"]), key=link, label=link)
+        return g
+
+    return _cached(kb, ("incidents",), build)  # type: ignore[return-value]
+
+
 # --- measures ---------------------------------------------------------------------------------
 
 
@@ -485,67 +546,6 @@ def flows_report(kb, *, product: str | None = None, start: str | None = None,
              "quantity": d["quantity"], **{k: v for k, v in d.items() if k.startswith("value_")}}
             for s, o, d in g.edges(data=True)]
     return sorted(rows, key=lambda r: (r["kind"], -float(r["quantity"]), r["from"], r["to"]))  # type: ignore[arg-type]
-
-
-def neighbourhood(kb, iri: str, depth: int = 1, *, max_edges: int = 5000,
-                  max_frontier: int = 200) -> nx.MultiDiGraph:
-    """The entities within ``depth`` hops of ``iri`` (either direction), straight from SPARQL
-    (cheap on a large store: only the neighbourhood is read, at most ``max_frontier``
-    entities are expanded per hop and ``max_edges`` edges kept), with labels and types.
-
-    Raises:
-        InvalidParameter: depth is not 1, 2 or 3.
-        NotFound: nothing in the store mentions ``iri``.
-    """
-    if not 1 <= depth <= 3:
-        raise InvalidParameter("depth", f"must be 1, 2 or 3 (got {depth})")
-    try:
-        start = ox.NamedNode(iri)
-    except ValueError:
-        raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
-    if not kb.ask("ASK { { ?x ?p ?o } UNION { ?s ?p ?x } }", x=start):
-        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
-    skip = set(SYSTEM_GRAPHS) | {str(ONTOLOGY_GRAPH)}
-    labels = property_labels(kb)
-    g = nx.MultiDiGraph()
-    g.add_node(iri, label=_local(iri), types=[], graphs=[])
-    frontier = {iri}
-    for _ in range(depth):
-        if not frontier or g.number_of_edges() >= max_edges:
-            break
-        values = " ".join(str(ox.NamedNode(n)) for n in sorted(frontier)[:max_frontier])
-        query = f"""SELECT ?s ?p ?o ?g WHERE {{ VALUES ?x {{ {values} }}
-            {{ GRAPH ?g {{ ?x ?p ?o }} BIND(?x AS ?s) }}
-            UNION {{ GRAPH ?g {{ ?s ?p ?x }} BIND(?x AS ?o) }}
-            FILTER(isIRI(?s) && isIRI(?o) && ?p != <{RDF_TYPE}>) }} LIMIT {max_edges}"""
-        found = set()
-        for row in kb.select(query):
-            graph_iri = str(row["g"])
-            if graph_iri in skip or str(row["p"]) in PROVENANCE or str(row["p"]) in HUBS:
-                continue
-            s, p, o = str(row["s"]), str(row["p"]), str(row["o"])
-            for node in (s, o):
-                if node not in g:
-                    g.add_node(node, label=_local(node), types=[], graphs=[])
-                    found.add(node)
-            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph_iri)
-        frontier = found
-    all_nodes = sorted(g.nodes)
-    rows = []
-    for start_at in range(0, len(all_nodes), max_frontier):
-        nodes = " ".join(str(ox.NamedNode(n)) for n in all_nodes[start_at:start_at + max_frontier])
-        rows += kb.select(f"""SELECT ?s ?k ?v WHERE {{ VALUES ?s {{ {nodes} }}
-            {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
-            UNION {{ ?s a ?v BIND("type" AS ?k) }}
-            FILTER(?k = "label" || isIRI(?v)) }}""")
-    for row in rows:
-        node, value = str(row["s"]), row["v"]
-        if str(row["k"]) == "label":
-            if g.nodes[node]["label"] == _local(node) or getattr(value, "language", None) == "en":
-                g.nodes[node]["label"] = str(value)
-        elif str(value) not in g.nodes[node]["types"]:
-            g.nodes[node]["types"].append(str(value))
-    return g
 
 
 RESOURCE = f"""

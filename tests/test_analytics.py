@@ -147,3 +147,16 @@ def test_cli_and_http(tmp_path: Path) -> None:
         assert r.status_code == 200
         saved = httpx.get(f"{url}/sparql", params={"query": "ASK { ?s a <https://w3id.org/medsupply-kb/ontology#Score> }"})
         assert saved.json()["boolean"] is True
+
+
+def test_statement_and_incident_graphs(bundled: KnowledgeBase) -> None:
+    statements = a.statement_graph(bundled)
+    jiang = f"{ID}statement/jiang-fan-2020-04-05"
+    assert statements.has_edge(f"{ID}person/jiang-fan", jiang)  # said
+    assert statements.has_edge(jiang, f"{ID}statement/mfa-2020-04-02")  # echoes
+    assert statements.has_edge(jiang, f"{ID}org/mofcom")  # on behalf of
+    incidents = a.incident_graph(bundled)
+    recall = f"{ID}incident/nl-mask-recall-2020-03-28"
+    assert incidents.nodes[recall]["kind"] in ("Recall", "QualityIncident")
+    assert incidents.has_edge(recall, f"{ID}country/NL")
+    assert incidents.has_edge(f"{ID}incident/es-test-return-2020-03", f"{ID}org/bioeasy")
