@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,194 +23,26 @@ import pyoxigraph as ox
 from rdflib import URIRef
 
 from kb.errors import InvalidParameter, NotFound
-from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
+from kb.namespaces import ANALYTICS_GRAPH, GRAPH, MS
+from kb.projections import (  # noqa: F401 -- re-exported: the projections used to live here
+    HUBS,
+    LABELS,
+    PROVENANCE,
+    RDF_TYPE,
+    SYSTEM_GRAPHS,
+    WORLD,
+    XSD,
+    _cached,
+    _local,
+    entity_graph,
+    flow_graph,
+    incident_graph,
+    neighbourhood,
+    property_labels,
+    statement_graph,
+)
 
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-LABELS = ("http://www.w3.org/2000/01/rdf-schema#label",
-          "http://www.w3.org/2004/02/skos/core#prefLabel")
-#: Links that say where data came from, not how things relate.
-PROVENANCE = ("http://www.w3.org/ns/prov#wasDerivedFrom", "http://purl.org/dc/terms/source",
-              "http://www.w3.org/ns/prov#wasAttributedTo", "http://www.w3.org/2000/01/rdf-schema#isDefinedBy",
-              "https://w3id.org/medsupply-kb/ontology#translationOf")
-#: Links to reference-data hubs that would connect everything to everything.
-HUBS = ("http://www.w3.org/2004/02/skos/core#inScheme",
-        "http://www.w3.org/2004/02/skos/core#topConceptOf",
-        "http://www.w3.org/2004/02/skos/core#hasTopConcept", "http://qudt.org/schema/qudt/unit",
-        "http://www.w3.org/2004/02/skos/core#exactMatch",
-        "http://www.w3.org/2004/02/skos/core#closeMatch")
-SYSTEM_GRAPHS = (str(LOADS_GRAPH), str(INFERRED_GRAPH), str(ANALYTICS_GRAPH), str(GRAPH["sources"]))
 MEASURES = ("degree", "betweenness", "pagerank", "eigenvector")
-
-_cache: dict[tuple, object] = {}
-
-
-def _cached(kb, key: tuple, compute: Callable[[], object]):
-    full = (id(kb), kb.backend.location, kb.generation, *key)
-    if full not in _cache:
-        if len(_cache) > 64:
-            _cache.clear()
-        _cache[full] = compute()
-    return _cache[full]
-
-
-# --- projections ------------------------------------------------------------------------------
-
-
-def entity_graph(
-    kb,
-    *,
-    graphs: list[str] | None = None,
-    classes: list[str] | None = None,
-    include_types: bool = False,
-    include_schema: bool = False,
-    include_provenance: bool = False,
-    include_reference_hubs: bool = False,
-) -> nx.MultiDiGraph:
-    """Resources as nodes (``label``, ``types``, ``graphs``), object properties as typed,
-    labelled edges (``predicate``, ``label``, ``graph``); literals stay attributes; blank
-    nodes (quantities, amounts) are left out.
-
-    Args:
-        graphs: only these named graphs (default: every graph but the system ones).
-        classes: only resources of these classes (and edges between them).
-        include_types: keep ``rdf:type`` edges to classes.
-        include_schema: keep the ontology graph's triples.
-        include_provenance: keep links to source documents.
-        include_reference_hubs: keep the reference graphs' links (organisations' countries,
-            posts, the product scheme) and links to unit hubs, which join everything to
-            everything.
-    """
-    key = ("entity", tuple(graphs or ()), tuple(classes or ()), include_types, include_schema,
-           include_provenance, include_reference_hubs)
-    return _cached(kb, key, lambda: _entity_graph(
-        kb, graphs, classes, include_types, include_schema, include_provenance,
-        include_reference_hubs))  # type: ignore[return-value]
-
-
-def _entity_graph(kb, graphs, classes, include_types, include_schema, include_provenance,
-                  include_reference_hubs) -> nx.MultiDiGraph:
-    skip_graphs = set(SYSTEM_GRAPHS)
-    if not include_schema:
-        skip_graphs.add(str(ONTOLOGY_GRAPH))
-    skip_predicates = set()
-    if not include_types:
-        skip_predicates.add(RDF_TYPE)
-    if not include_provenance:
-        skip_predicates.update(PROVENANCE)
-    if not include_reference_hubs:
-        skip_predicates.update(HUBS)
-        skip_graphs.update(g for g in kb.graphs() if g.startswith(f"{GRAPH}reference-"))
-    wanted = set(graphs) if graphs else None
-    labels = property_labels(kb)
-    g = nx.MultiDiGraph()
-
-    def consume(raw: object) -> None:
-        for solution in raw:  # type: ignore[attr-defined]
-            s, p, o, graph = (solution[v] for v in ("s", "p", "o", "g"))
-            graph_iri = graph.value
-            if graph_iri in skip_graphs or (wanted is not None and graph_iri not in wanted):
-                continue
-            if p.value in skip_predicates:
-                continue
-            if not isinstance(s, ox.NamedNode) or not isinstance(o, ox.NamedNode):
-                continue
-            for node in (s.value, o.value):
-                if node not in g:
-                    g.add_node(node, label=_local(node), types=[], graphs=[])
-            if graph_iri not in g.nodes[s.value]["graphs"]:
-                g.nodes[s.value]["graphs"].append(graph_iri)
-            g.add_edge(s.value, o.value, key=p.value, predicate=p.value,
-                       label=labels.get(p.value, _local(p.value)), graph=graph_iri)
-
-    kb.run("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o FILTER(isIRI(?o)) } }", consume)
-
-    def attributes(raw: object) -> None:
-        for solution in raw:  # type: ignore[attr-defined]
-            node = solution["s"].value
-            if node not in g:
-                continue
-            value = solution["v"]
-            if solution["k"].value == "label":
-                if g.nodes[node]["label"] == _local(node) or value.language == "en":
-                    g.nodes[node]["label"] = value.value
-            elif value.value not in g.nodes[node]["types"]:
-                g.nodes[node]["types"].append(value.value)
-
-    kb.run(f"""SELECT ?s ?k ?v WHERE {{
-        {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
-        UNION {{ ?s a ?v BIND("type" AS ?k) }}
-        FILTER(?k = "label" || isIRI(?v)) }}""", attributes)  # (Virtuoso 7 rejects the FILTER
-        # inside the UNION branch: "sparp_gp_deprecate(): equiv replaces filter")
-    if classes:
-        keep = [n for n, d in g.nodes(data=True) if set(d["types"]) & set(classes)]
-        g = g.subgraph(keep).copy()
-    return g
-
-
-def property_labels(kb) -> dict[str, str]:
-    """Property IRI -> its English label, from the ontology."""
-    rows = kb.select(f"""SELECT ?p ?l WHERE {{ ?p <{LABELS[0]}> ?l
-        FILTER(STRSTARTS(STR(?p), "{MS}") && LANGMATCHES(LANG(?l), "en")) }}""")
-    return {str(r["p"]): str(r["l"]) for r in rows}
-
-
-def _local(iri: str) -> str:
-    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-
-
-WORLD = "https://w3id.org/medsupply-kb/id/place/world"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-FLOWS = f"""
-PREFIX ms: <{MS}>
-PREFIX qudt: <http://qudt.org/schema/qudt/>
-PREFIX schema: <https://schema.org/>
-SELECT DISTINCT ?x ?kind ?from ?to ?product ?quantity ?value ?currency ?start WHERE {{
-  {{ ?x a ms:Shipment ; ms:origin ?from ; ms:destination ?to . BIND("shipment" AS ?kind)
-     OPTIONAL {{ ?x ms:date ?start }} }}
-  UNION
-  {{ ?x a ms:Shipment ; ms:manufacturer ?from ; ms:destination ?to . BIND("manufacturer" AS ?kind)
-     OPTIONAL {{ ?x ms:date ?start }} }}
-  UNION
-  {{ ?x a ms:ExportStatistic ; ms:origin ?from . BIND("reported aggregate" AS ?kind)
-     OPTIONAL {{ ?x ms:destination ?d }} BIND(COALESCE(?d, <{WORLD}>) AS ?to)
-     OPTIONAL {{ ?x ms:periodStart ?start }} }}
-  OPTIONAL {{ ?x ms:productCategory ?product }}
-  OPTIONAL {{ ?x ms:quantity/qudt:numericValue ?quantity }}
-  OPTIONAL {{ ?x ms:tradeValue [ schema:value ?value ; schema:currency ?currency ] }}
-}}"""
-
-
-def flow_graph(kb, *, product: str | None = None, start: str | None = None,
-               end: str | None = None) -> nx.MultiDiGraph:
-    """Trade flows: country -> country and manufacturer -> country edges (``kind``
-    "shipment", "manufacturer"), and reported aggregates (``kind`` "reported aggregate",
-    to ``…/id/place/world`` when the figure names no destination) kept apart; each edge sums
-    (over distinct shipments or figures, however many sources describe them)
-    ``quantity`` and ``value`` (per currency) for a product category. ``start``/``end``
-    (ISO dates) keep what started in that period."""
-    def build() -> nx.MultiDiGraph:
-        sums: dict[tuple[str, str, str, str], dict[str, float]] = {}
-        for row in kb.select(FLOWS):
-            prod = str(row.get("product", ""))
-            when = str(row.get("start", ""))
-            if product and prod != product:
-                continue
-            if (start and when and when < start) or (end and when and when > end):
-                continue
-            key = (str(row["kind"]), str(row["from"]), str(row["to"]), prod)
-            agg = sums.setdefault(key, {"quantity": 0.0, "count": 0})
-            agg["count"] += 1
-            if "quantity" in row:
-                agg["quantity"] += float(row["quantity"])
-            if "value" in row:
-                currency = f"value_{row['currency']}"
-                agg[currency] = agg.get(currency, 0.0) + float(row["value"])
-        g = nx.MultiDiGraph()
-        for (kind, source, target, prod), agg in sums.items():
-            g.add_edge(source, target, key=f"{kind}|{prod}", kind=kind, product=prod, **agg)
-        return g
-
-    return _cached(kb, ("flows", product, start, end), build)  # type: ignore[return-value]
 
 
 STATEMENTS = f"""

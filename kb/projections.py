@@ -1,0 +1,507 @@
+"""Projections of the store into networkx graphs, built from SPARQL results.
+
+A projection is never a second store: each one is one or two SPARQL queries whose results
+are consumed on the engine thread as they stream (``kb.run(sparql, consume)``), so memory
+grows with the projection, not with the store. Nodes are IRIs as ``str``; literals become
+node or edge attributes, never nodes; blank nodes (quantities, amounts) are left out.
+Every projection but :func:`neighbourhood` is cached per store version (``kb.generation``
+and location): a repeated call returns the same object until the data changes, so callers
+must not modify what they get (copy it first).
+
+Functions (the names the views and exports use):
+
+- :func:`entity_graph` -- resources and the object properties between them;
+- :func:`neighbourhood` -- the ego network of one IRI, read straight from SPARQL;
+- :func:`flow_graph` -- trade flows, shipments and reported aggregates apart;
+- :func:`statement_graph` -- who said what, about whom, echoing or replying to whom;
+- :func:`incident_graph` -- returns and recalls with their products, makers, standards,
+  countries and shipments.
+
+Node attributes are ``label`` (English label, else any label, else the IRI's local name),
+``types`` (class IRIs) and ``graphs`` (named graphs with a statement about the node); edge
+attributes are ``predicate`` (IRI), ``label`` (the predicate's label) and ``graph`` (the
+named graph holding the statement). Edges are keyed by predicate IRI.
+
+>>> _local("https://w3id.org/medsupply-kb/ontology#respondsTo")
+'respondsTo'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import networkx as nx
+import pyoxigraph as ox
+
+from kb.errors import InvalidParameter, NotFound
+from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
+
+__all__ = [
+    "HUBS",
+    "LABELS",
+    "PROVENANCE",
+    "RDF_TYPE",
+    "SYSTEM_GRAPHS",
+    "WORLD",
+    "entity_graph",
+    "flow_graph",
+    "incident_graph",
+    "neighbourhood",
+    "property_labels",
+    "statement_graph",
+]
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+LABELS = (f"{RDFS}label", "http://www.w3.org/2004/02/skos/core#prefLabel")
+#: Links that say where data came from, not how things relate.
+PROVENANCE = ("http://www.w3.org/ns/prov#wasDerivedFrom", "http://purl.org/dc/terms/source",
+              "http://www.w3.org/ns/prov#wasAttributedTo", f"{RDFS}isDefinedBy",
+              f"{MS}translationOf")
+#: Links to reference-data hubs (concept schemes, units, external matches) that would join
+#: everything to everything.
+HUBS = ("http://www.w3.org/2004/02/skos/core#inScheme",
+        "http://www.w3.org/2004/02/skos/core#topConceptOf",
+        "http://www.w3.org/2004/02/skos/core#hasTopConcept", "http://qudt.org/schema/qudt/unit",
+        "http://www.w3.org/2004/02/skos/core#exactMatch",
+        "http://www.w3.org/2004/02/skos/core#closeMatch")
+#: The store's own graphs: load log, reasoning output, analytics results, source catalogue.
+SYSTEM_GRAPHS = (str(LOADS_GRAPH), str(INFERRED_GRAPH), str(ANALYTICS_GRAPH), str(GRAPH["sources"]))
+#: Where a reported aggregate goes when the figure names no destination.
+WORLD = "https://w3id.org/medsupply-kb/id/place/world"
+
+_cache: dict[tuple, object] = {}
+
+
+def _cached(kb: Any, key: tuple, compute: Callable[[], object]) -> Any:
+    """``compute()`` once per store version: keyed by the store object, its location and
+    ``kb.generation`` (bumped on every write), so a repeated call costs nothing until the
+    data changes."""
+    full = (id(kb), kb.backend.location, kb.generation, *key)
+    if full not in _cache:
+        if len(_cache) > 64:
+            _cache.clear()
+        _cache[full] = compute()
+    return _cache[full]
+
+
+def _local(iri: str) -> str:
+    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _stream(kb: Any, sparql: str, handle: Callable[[Any], None], **bindings: Any) -> None:
+    """Run ``sparql`` and call ``handle(solution)`` per row, on the engine thread (the rows
+    never leave it; ``handle`` must copy what it keeps as plain values)."""
+    def consume(raw: object) -> None:
+        for solution in raw:  # type: ignore[attr-defined]
+            handle(solution)
+
+    kb.run(sparql, consume, bindings=bindings or None)
+
+
+def property_labels(kb: Any) -> dict[str, str]:
+    """Property IRI -> its English label, from the ontology (``ms:`` terms only)."""
+    labels: dict[str, str] = {}
+
+    def handle(row: Any) -> None:
+        labels[row["p"].value] = row["l"].value
+
+    _stream(kb, f"""SELECT ?p ?l WHERE {{ ?p <{LABELS[0]}> ?l
+        FILTER(STRSTARTS(STR(?p), "{MS}") && LANGMATCHES(LANG(?l), "en")) }}""", handle)
+    return labels
+
+
+def _new_node(g: nx.MultiDiGraph, node: str) -> None:
+    if node not in g:
+        g.add_node(node, label=_local(node), types=[], graphs=[])
+
+
+# Labels and types of every resource, in one pass (Virtuoso 7 rejects the FILTER inside the
+# UNION branch: "sparp_gp_deprecate(): equiv replaces filter").
+LABELS_AND_TYPES = f"""SELECT ?s ?k ?v WHERE {{
+    {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
+    UNION {{ ?s a ?v BIND("type" AS ?k) }}
+    FILTER(?k = "label" || isIRI(?v)) }}"""
+
+
+def _add_labels_and_types(kb: Any, g: nx.MultiDiGraph, nodes: Iterable[str] | None = None,
+                          batch: int = 200) -> None:
+    """Fill ``label`` (English preferred) and ``types`` of the nodes of ``g``: one streamed
+    pass over the store, or (``nodes`` given) VALUES batches of ``batch`` IRIs."""
+    def handle(row: Any) -> None:
+        node = row["s"].value
+        if node not in g:
+            return
+        value = row["v"]
+        attrs = g.nodes[node]
+        if row["k"].value == "label":
+            if attrs["label"] == _local(node) or getattr(value, "language", None) == "en":
+                attrs["label"] = value.value
+        elif value.value not in attrs["types"]:
+            attrs["types"].append(value.value)
+
+    if nodes is None:
+        _stream(kb, LABELS_AND_TYPES, handle)
+        return
+    ordered = sorted(nodes)
+    for at in range(0, len(ordered), batch):
+        values = " ".join(str(ox.NamedNode(n)) for n in ordered[at:at + batch])
+        _stream(kb, f"""SELECT ?s ?k ?v WHERE {{ VALUES ?s {{ {values} }}
+            {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
+            UNION {{ ?s a ?v BIND("type" AS ?k) }}
+            FILTER(?k = "label" || isIRI(?v)) }}""", handle)
+
+
+# --- the entity graph ---------------------------------------------------------------------------
+
+
+def entity_graph(
+    kb: Any,
+    *,
+    graphs: list[str] | None = None,
+    classes: list[str] | None = None,
+    include_types: bool = False,
+    include_schema: bool = False,
+    include_reference_hubs: bool = False,
+    include_provenance: bool = False,
+) -> nx.MultiDiGraph:
+    """Resources as nodes, object properties as typed, labelled edges.
+
+    One streamed pass over the IRI-to-IRI statements of the named graphs, one over labels
+    and types. Literals stay attributes (``label``); blank nodes are left out.
+
+    Args:
+        kb: the knowledge base to read. It is not modified.
+        graphs: only these named graphs (default: every graph but the store's own ones,
+            see ``SYSTEM_GRAPHS``).
+        classes: only resources of these classes, and the edges between them.
+        include_types: keep ``rdf:type`` edges to classes.
+        include_schema: keep the ontology graph's triples.
+        include_reference_hubs: keep the reference graphs (``…/graph/reference-*``: every
+            organisation's country, the product scheme) and links to unit and scheme hubs
+            (``HUBS``), which join everything to everything.
+        include_provenance: keep links to source documents (``PROVENANCE``).
+
+    Returns:
+        A ``MultiDiGraph`` (cached per store version: do not modify it). Nodes have
+        ``label``, ``types`` and ``graphs``; edges are keyed by predicate IRI and have
+        ``predicate``, ``label`` and ``graph``.
+    """
+    key = ("entity", tuple(graphs or ()), tuple(classes or ()), include_types, include_schema,
+           include_provenance, include_reference_hubs)
+    return _cached(kb, key, lambda: _entity_graph(
+        kb, graphs, classes, include_types, include_schema, include_provenance,
+        include_reference_hubs))
+
+
+def _entity_graph(kb: Any, graphs: list[str] | None, classes: list[str] | None,
+                  include_types: bool, include_schema: bool, include_provenance: bool,
+                  include_reference_hubs: bool) -> nx.MultiDiGraph:
+    skip_graphs = set(SYSTEM_GRAPHS)
+    if not include_schema:
+        skip_graphs.add(str(ONTOLOGY_GRAPH))
+    skip_predicates = set()
+    if not include_types:
+        skip_predicates.add(RDF_TYPE)
+    if not include_provenance:
+        skip_predicates.update(PROVENANCE)
+    if not include_reference_hubs:
+        skip_predicates.update(HUBS)
+        skip_graphs.update(g for g in kb.graphs() if g.startswith(f"{GRAPH}reference-"))
+    wanted = set(graphs) if graphs else None
+    labels = property_labels(kb)
+    g = nx.MultiDiGraph()
+
+    def handle(row: Any) -> None:
+        s, p, o, graph = row["s"], row["p"], row["o"], row["g"]
+        graph_iri = graph.value
+        if graph_iri in skip_graphs or (wanted is not None and graph_iri not in wanted):
+            return
+        if p.value in skip_predicates:
+            return
+        if not isinstance(s, ox.NamedNode) or not isinstance(o, ox.NamedNode):
+            return
+        _new_node(g, s.value)
+        _new_node(g, o.value)
+        if graph_iri not in g.nodes[s.value]["graphs"]:
+            g.nodes[s.value]["graphs"].append(graph_iri)
+        g.add_edge(s.value, o.value, key=p.value, predicate=p.value,
+                   label=labels.get(p.value, _local(p.value)), graph=graph_iri)
+
+    _stream(kb, "SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o FILTER(isIRI(?o)) } }", handle)
+    _add_labels_and_types(kb, g)
+    if classes:
+        keep = [n for n, d in g.nodes(data=True) if set(d["types"]) & set(classes)]
+        g = g.subgraph(keep).copy()
+    return g
+
+
+# --- the ego network of one entity ----------------------------------------------------------------
+
+
+def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
+                  max_frontier: int = 200) -> nx.MultiDiGraph:
+    """The entities within ``depth`` hops of ``iri`` (either direction), straight from SPARQL.
+
+    Cheap on a large store: only the neighbourhood is read (one query per hop, the frontier
+    bound with VALUES), at most ``max_frontier`` entities are expanded per hop and ``limit``
+    edges kept in all. The same filters as :func:`entity_graph`'s defaults apply (no types,
+    schema, provenance links, unit/scheme hubs or store graphs). Not cached: it is cheap.
+
+    Args:
+        kb: the knowledge base to read.
+        iri: the entity at the centre.
+        depth: hops, 1 to 3.
+        limit: most edges in the result.
+        max_frontier: most entities expanded per hop (the rest are reached but not expanded).
+
+    Returns:
+        A ``MultiDiGraph`` with the same attributes as :func:`entity_graph`'s; the graph
+        attribute ``truncated`` says whether ``limit`` or ``max_frontier`` cut it.
+
+    Raises:
+        InvalidParameter: ``depth`` is not 1, 2 or 3, ``limit`` is below 1, or ``iri`` is
+            not an IRI.
+        NotFound: nothing in the store mentions ``iri``.
+    """
+    if not 1 <= depth <= 3:
+        raise InvalidParameter("depth", f"must be 1, 2 or 3 (got {depth})")
+    if limit < 1:
+        raise InvalidParameter("limit", f"must be at least 1 (got {limit})")
+    try:
+        start = ox.NamedNode(iri)
+    except ValueError:
+        raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
+    if not kb.ask("ASK { { ?x ?p ?o } UNION { ?s ?p ?x } }", x=start):
+        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
+    skip_graphs = set(SYSTEM_GRAPHS) | {str(ONTOLOGY_GRAPH)}
+    skip_predicates = set(PROVENANCE) | set(HUBS)
+    labels = property_labels(kb)
+    g = nx.MultiDiGraph(truncated=False)
+    _new_node(g, iri)
+    frontier = [iri]
+    for _ in range(depth):
+        room = limit - g.number_of_edges()
+        if not frontier or room <= 0:
+            break
+        if len(frontier) > max_frontier:
+            g.graph["truncated"] = True
+        values = " ".join(str(ox.NamedNode(n)) for n in sorted(frontier)[:max_frontier])
+        found: list[str] = []
+
+        def handle(row: Any) -> None:
+            graph_iri, p = row["g"].value, row["p"].value
+            if graph_iri in skip_graphs or p in skip_predicates:
+                return
+            if g.number_of_edges() >= limit:
+                g.graph["truncated"] = True
+                return
+            s, o = row["s"].value, row["o"].value
+            for node in (s, o):
+                if node not in g:
+                    _new_node(g, node)
+                    found.append(node)  # noqa: B023 -- consumed within this hop
+            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)),
+                       graph=graph_iri)
+
+        _stream(kb, f"""SELECT ?s ?p ?o ?g WHERE {{ VALUES ?x {{ {values} }}
+            {{ GRAPH ?g {{ ?x ?p ?o }} BIND(?x AS ?s) }}
+            UNION {{ GRAPH ?g {{ ?s ?p ?x }} BIND(?x AS ?o) }}
+            FILTER(isIRI(?s) && isIRI(?o) && ?p != <{RDF_TYPE}>) }} LIMIT {room * 4}""",
+                handle)
+        frontier = found
+    _add_labels_and_types(kb, g, g.nodes)
+    return g
+
+
+# --- trade flows -----------------------------------------------------------------------------
+
+FLOWS = f"""
+PREFIX ms: <{MS}>
+PREFIX qudt: <http://qudt.org/schema/qudt/>
+PREFIX schema: <https://schema.org/>
+SELECT DISTINCT ?x ?kind ?from ?to ?product ?quantity ?value ?currency ?start WHERE {{
+  {{ ?x a ms:Shipment ; ms:origin ?from ; ms:destination ?to . BIND("shipment" AS ?kind)
+     OPTIONAL {{ ?x ms:date ?start }} }}
+  UNION
+  {{ ?x a ms:Shipment ; ms:manufacturer ?from ; ms:destination ?to . BIND("manufacturer" AS ?kind)
+     OPTIONAL {{ ?x ms:date ?start }} }}
+  UNION
+  {{ ?x a ms:ExportStatistic ; ms:origin ?from . BIND("reported aggregate" AS ?kind)
+     OPTIONAL {{ ?x ms:destination ?d }} BIND(COALESCE(?d, <{WORLD}>) AS ?to)
+     OPTIONAL {{ ?x ms:periodStart ?start }} }}
+  OPTIONAL {{ ?x ms:productCategory ?product }}
+  OPTIONAL {{ ?x ms:quantity/qudt:numericValue ?quantity }}
+  OPTIONAL {{ ?x ms:tradeValue [ schema:value ?value ; schema:currency ?currency ] }}
+}}"""
+
+
+def flow_graph(kb: Any, *, product: str | None = None, start: str | None = None,
+               end: str | None = None) -> nx.MultiDiGraph:
+    """Trade flows between countries, and from manufacturers to countries.
+
+    Edges are keyed ``"{kind}|{product}"`` where ``kind`` is ``"shipment"`` (country ->
+    country, from individual ``ms:Shipment`` records), ``"manufacturer"`` (manufacturer ->
+    country, same shipments) or ``"reported aggregate"`` (``ms:ExportStatistic`` figures,
+    kept apart so that totals and the shipments they include are never added up; a figure
+    with no destination goes to ``WORLD``). Each edge sums, over distinct records however
+    many sources describe them: ``count``, ``quantity`` and ``value_<CURRENCY>`` per
+    currency; ``product`` is the category IRI (``""`` when none is given).
+
+    Args:
+        kb: the knowledge base to read.
+        product: only this product category (IRI).
+        start: only records dated (shipment date or period start) on or after this ISO date.
+        end: only records dated on or before this ISO date. Undated records are kept.
+
+    Returns:
+        A ``MultiDiGraph`` of IRIs (cached per store version: do not modify it).
+    """
+    return _cached(kb, ("flows", product, start, end),
+                   lambda: _flow_graph(kb, product, start, end))
+
+
+def _flow_graph(kb: Any, product: str | None, start: str | None,
+                end: str | None) -> nx.MultiDiGraph:
+    sums: dict[tuple[str, str, str, str], dict[str, float]] = {}
+
+    def handle(row: Any) -> None:
+        prod = row["product"].value if row["product"] is not None else ""
+        when = row["start"].value if row["start"] is not None else ""
+        if product and prod != product:
+            return
+        if (start and when and when < start) or (end and when and when > end):
+            return
+        key = (row["kind"].value, row["from"].value, row["to"].value, prod)
+        agg = sums.setdefault(key, {"quantity": 0.0, "count": 0})
+        agg["count"] += 1
+        if row["quantity"] is not None:
+            agg["quantity"] += float(row["quantity"].value)
+        if row["value"] is not None:
+            currency = f"value_{row['currency'].value if row['currency'] is not None else ''}"
+            agg[currency] = agg.get(currency, 0.0) + float(row["value"].value)
+
+    _stream(kb, FLOWS, handle)
+    g = nx.MultiDiGraph()
+    for (kind, source, target, prod), agg in sums.items():
+        _new_node(g, source)
+        _new_node(g, target)
+        g.add_edge(source, target, key=f"{kind}|{prod}", kind=kind, product=prod, **agg)
+    _add_labels_and_types(kb, g, g.nodes)
+    return g
+
+
+# --- statements and incidents --------------------------------------------------------------------
+
+STATEMENT_LINKS = ("speaker", "onBehalfOf", "madeAt", "about", "respondsTo", "echoes")
+
+STATEMENTS = f"""
+PREFIX ms: <{MS}>
+SELECT DISTINCT ?st ?p ?o ?g ?date ?quotation WHERE {{
+  ?st a ms:Statement .
+  GRAPH ?g {{ ?st ?p ?o }}
+  VALUES ?p {{ {" ".join(f"ms:{p}" for p in STATEMENT_LINKS)} }}
+  FILTER(isIRI(?o))
+  OPTIONAL {{ ?st ms:date ?date }}
+  OPTIONAL {{ ?st ms:quotation ?quotation }}
+}}"""
+
+
+def statement_graph(kb: Any) -> nx.MultiDiGraph:
+    """Who said what, about whom, echoing or replying to whom.
+
+    Statements (``ms:Statement``) and what they link to as nodes. Edges: speaker ->
+    statement (predicate ``ms:speaker``, label ``"said"``; reversed so that paths read
+    person -> statement -> topic), and statement -> x for ``ms:onBehalfOf``, ``ms:madeAt``,
+    ``ms:about``, ``ms:respondsTo`` and ``ms:echoes``. Statement nodes also carry ``date``
+    and ``quotation`` (literals as attributes; the first found when sources differ).
+
+    Returns:
+        A ``MultiDiGraph`` with the attributes of :func:`entity_graph` (cached per store
+        version: do not modify it).
+    """
+    return _cached(kb, ("statements",), lambda: _statement_graph(kb))
+
+
+def _statement_graph(kb: Any) -> nx.MultiDiGraph:
+    labels = property_labels(kb)
+    g = nx.MultiDiGraph()
+
+    def handle(row: Any) -> None:
+        st, p, o, graph = row["st"].value, row["p"].value, row["o"].value, row["g"].value
+        _new_node(g, st)
+        _new_node(g, o)
+        attrs = g.nodes[st]
+        if graph not in attrs["graphs"]:
+            attrs["graphs"].append(graph)
+        for name in ("date", "quotation"):
+            if row[name] is not None and name not in attrs:
+                attrs[name] = row[name].value
+        if p == f"{MS}speaker":
+            g.add_edge(o, st, key=p, predicate=p, label="said", graph=graph)
+        else:
+            g.add_edge(st, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph)
+
+    _stream(kb, STATEMENTS, handle)
+    _add_labels_and_types(kb, g, g.nodes)
+    return g
+
+
+INCIDENT_LINKS = ("actor", "actorCountry", "concerns", "manufacturer", "productCategory",
+                  "standardNotMet")
+SHIPMENT_LINKS = ("origin", "destination", "manufacturer", "productCategory")
+
+INCIDENTS = f"""
+PREFIX ms: <{MS}>
+PREFIX rdfs: <{RDFS}>
+SELECT DISTINCT ?s ?p ?o ?g ?date ?quantity WHERE {{
+  ?i a/rdfs:subClassOf* ms:QualityIncident .
+  {{ GRAPH ?g {{ ?i ?p ?o }} BIND(?i AS ?s)
+     VALUES ?p {{ {" ".join(f"ms:{p}" for p in INCIDENT_LINKS)} }}
+     OPTIONAL {{ ?i ms:date ?date }} OPTIONAL {{ ?i ms:affectedQuantity ?quantity }} }}
+  UNION
+  {{ ?i ms:concerns ?s . GRAPH ?g {{ ?s ?p ?o }}
+     VALUES ?p {{ {" ".join(f"ms:{p}" for p in SHIPMENT_LINKS)} }} }}
+  FILTER(isIRI(?o))
+}}"""
+
+
+def incident_graph(kb: Any) -> nx.MultiDiGraph:
+    """Returns, recalls and rejections linked to what they concern.
+
+    Incidents (any subclass of ``ms:QualityIncident``) as nodes with edges to their actor,
+    actor country, manufacturer, product category, the standard not met and the shipment
+    concerned; those shipments with edges to their origin, destination, manufacturer and
+    product category. Incident nodes also carry ``date`` and ``affected_quantity`` (the
+    first found when sources differ).
+
+    Returns:
+        A ``MultiDiGraph`` with the attributes of :func:`entity_graph` (cached per store
+        version: do not modify it).
+    """
+    return _cached(kb, ("incidents",), lambda: _incident_graph(kb))
+
+
+def _incident_graph(kb: Any) -> nx.MultiDiGraph:
+    labels = property_labels(kb)
+    g = nx.MultiDiGraph()
+
+    def handle(row: Any) -> None:
+        s, p, o, graph = row["s"].value, row["p"].value, row["o"].value, row["g"].value
+        _new_node(g, s)
+        _new_node(g, o)
+        attrs = g.nodes[s]
+        if graph not in attrs["graphs"]:
+            attrs["graphs"].append(graph)
+        if row["date"] is not None and "date" not in attrs:
+            attrs["date"] = row["date"].value
+        if row["quantity"] is not None and "affected_quantity" not in attrs:
+            attrs["affected_quantity"] = float(row["quantity"].value)
+        if not g.has_edge(s, o, key=p):
+            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph)
+
+    _stream(kb, INCIDENTS, handle)
+    _add_labels_and_types(kb, g, g.nodes)
+    return g

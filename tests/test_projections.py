@@ -1,0 +1,101 @@
+"""Projections (kb.projections) on a hand-made graph and on the bundled data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kb import InvalidParameter, KnowledgeBase, NotFound
+from kb import projections as p
+from kb.bundled import load_bundled
+from tests.conftest import DATA
+
+EX = "http://example.org/"
+ID = "https://w3id.org/medsupply-kb/id/"
+MS = "https://w3id.org/medsupply-kb/ontology#"
+
+
+@pytest.fixture
+def groups_kb() -> Iterator[KnowledgeBase]:
+    """Two triangles (a b c), (d e f) joined by c -bridge-> d; g -> a. 9 triples."""
+    with KnowledgeBase.open("memory") as kb:
+        kb.load([DATA / "two-groups.ttl"])
+        yield kb
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Iterator[KnowledgeBase]:
+    with KnowledgeBase.open("memory") as kb:
+        load_bundled(kb)
+        yield kb
+
+
+def test_neighbourhood_by_depth(groups_kb: KnowledgeBase) -> None:
+    one = p.neighbourhood(groups_kb, f"{EX}a", 1)
+    assert sorted(one.nodes) == [f"{EX}{n}" for n in "abcg"]
+    assert one.nodes[f"{EX}a"]["label"] == "A"
+    two = p.neighbourhood(groups_kb, f"{EX}a", 2)
+    assert sorted(two.nodes) == [f"{EX}{n}" for n in "abcdg"]  # d through the bridge
+    three = p.neighbourhood(groups_kb, f"{EX}a", 3)
+    assert sorted(three.nodes) == [f"{EX}{n}" for n in "abcdefg"]
+    assert not three.graph["truncated"]
+    capped = p.neighbourhood(groups_kb, f"{EX}a", 3, limit=2)
+    assert capped.number_of_edges() == 2 and capped.graph["truncated"]
+
+
+def test_neighbourhood_rejects_bad_input(groups_kb: KnowledgeBase) -> None:
+    with pytest.raises(NotFound, match="nobody"):
+        p.neighbourhood(groups_kb, f"{EX}nobody")
+    with pytest.raises(InvalidParameter, match="depth"):
+        p.neighbourhood(groups_kb, f"{EX}a", 4)
+    with pytest.raises(InvalidParameter, match="limit"):
+        p.neighbourhood(groups_kb, f"{EX}a", 1, limit=0)
+
+
+def test_entity_graph_restricts_to_graphs_and_classes(bundled: KnowledgeBase) -> None:
+    full = p.entity_graph(bundled)
+    assert all(not n.startswith("_:") for n in full)
+    assert not any(d["predicate"] == p.RDF_TYPE for _, _, d in full.edges(data=True))
+    typed = p.entity_graph(bundled, include_types=True)
+    assert any(d["predicate"] == p.RDF_TYPE for _, _, d in typed.edges(data=True))
+    nl = "https://w3id.org/medsupply-kb/graph/src/scmp-2020-03-29"
+    if nl in bundled.graphs():
+        only = p.entity_graph(bundled, graphs=[nl])
+        assert {d["graph"] for _, _, d in only.edges(data=True)} == {nl}
+    countries = p.entity_graph(bundled, classes=[f"{MS}Country"])
+    assert countries.number_of_nodes() and all(
+        f"{MS}Country" in d["types"] for _, d in countries.nodes(data=True))
+
+
+def test_statement_graph(bundled: KnowledgeBase) -> None:
+    g = p.statement_graph(bundled)
+    jiang = f"{ID}statement/jiang-fan-2020-04-05"
+    mfa = f"{ID}statement/mfa-2020-04-02"
+    assert g.has_edge(jiang, mfa, key=f"{MS}echoes")
+    assert g.has_edge(f"{ID}person/jiang-fan", jiang, key=f"{MS}speaker")
+    assert g.nodes[jiang]["date"] == "2020-04-05"
+    assert any(d["predicate"] == f"{MS}respondsTo" for _, _, d in g.edges(data=True))
+
+
+def test_incident_graph(bundled: KnowledgeBase) -> None:
+    g = p.incident_graph(bundled)
+    recall = f"{ID}incident/nl-mask-recall-2020-03-28"
+    shipment = f"{ID}shipment/nl-masks-2020-03"
+    assert g.has_edge(recall, f"{ID}country/NL", key=f"{MS}actorCountry")
+    assert g.has_edge(recall, shipment, key=f"{MS}concerns")
+    assert g.has_edge(shipment, f"{ID}country/CN", key=f"{MS}origin")
+    assert g.nodes[recall]["affected_quantity"] == 600_000
+    assert f"{MS}Recall" in g.nodes[recall]["types"]
+
+
+def test_flow_graph_keeps_aggregates_apart(bundled: KnowledgeBase) -> None:
+    g = p.flow_graph(bundled)
+    kinds = {d["kind"] for _, _, d in g.edges(data=True)}
+    assert kinds == {"shipment", "manufacturer", "reported aggregate"}
+    assert p.flow_graph(bundled) is g  # cached until the data changes
+    def total(graph, kind):
+        return sum(d["count"] for _, _, d in graph.edges(data=True) if d["kind"] == kind)
+    later = p.flow_graph(bundled, start="2030-01-01")  # dated records drop out, undated stay
+    assert total(later, "shipment") < total(g, "shipment")
+    assert g.nodes[f"{ID}country/CN"]["label"] == "China"
