@@ -45,67 +45,6 @@ from kb.projections import (  # noqa: F401 -- re-exported: the projections used 
 MEASURES = ("degree", "betweenness", "pagerank", "eigenvector")
 
 
-STATEMENTS = f"""
-PREFIX ms: <{MS}>
-SELECT DISTINCT ?statement ?speaker ?organization ?about ?respondsTo ?echoes ?date WHERE {{
-  ?statement a ms:Statement .
-  OPTIONAL {{ ?statement ms:speaker ?speaker FILTER(isIRI(?speaker)) }}
-  OPTIONAL {{ ?statement ms:onBehalfOf ?organization }}
-  OPTIONAL {{ ?statement ms:about ?about FILTER(isIRI(?about)) }}
-  OPTIONAL {{ ?statement ms:respondsTo ?respondsTo FILTER(isIRI(?respondsTo)) }}
-  OPTIONAL {{ ?statement ms:echoes ?echoes }}
-  OPTIONAL {{ ?statement ms:date ?date }}
-}}"""
-
-INCIDENTS = f"""
-PREFIX ms: <{MS}>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT DISTINCT ?incident ?kind ?link ?target WHERE {{
-  ?incident a ?kind . ?kind rdfs:subClassOf* ms:QualityIncident .
-  VALUES ?link {{ ms:actorCountry ms:productCategory ms:manufacturer ms:standardNotMet
-                 ms:concerns }}
-  ?incident ?link ?target FILTER(isIRI(?target))
-}}"""
-
-
-#: (variable, edge label, edge points to the statement) for the statement graph
-STATEMENT_LINKS = (("speaker", "said", True), ("organization", "on behalf of", False),
-                   ("about", "about", False), ("respondsTo", "responds to", False),
-                   ("echoes", "echoes", False))
-
-
-def statement_graph(kb) -> nx.MultiDiGraph:
-    """Who said what, about whom: speaker -> statement ("said"), statement -> what it is
-    about, replies to or echoes, and statement -> the organisation it spoke for."""
-    def build() -> nx.MultiDiGraph:
-        g = nx.MultiDiGraph()
-        for row in kb.select(STATEMENTS):
-            st = str(row["statement"])
-            g.add_node(st, kind="statement", date=str(row.get("date", "")))
-            for var, label, reverse in STATEMENT_LINKS:
-                if var in row:
-                    other = str(row[var])
-                    source, target = (other, st) if reverse else (st, other)
-                    g.add_edge(source, target, key=label, label=label)
-        return g
-
-    return _cached(kb, ("statements",), build)  # type: ignore[return-value]
-
-
-def incident_graph(kb) -> nx.MultiDiGraph:
-    """Recalls, returns and rejections linked to the country that acted, the product
-    category, the manufacturer, the standard not met and the shipment concerned."""
-    def build() -> nx.MultiDiGraph:
-        g = nx.MultiDiGraph()
-        for row in kb.select(INCIDENTS):
-            incident, link = str(row["incident"]), _local(str(row["link"]))
-            g.add_node(incident, kind=_local(str(row["kind"])))
-            g.add_edge(incident, str(row["target"]), key=link, label=link)
-        return g
-
-    return _cached(kb, ("incidents",), build)  # type: ignore[return-value]
-
-
 # --- measures ---------------------------------------------------------------------------------
 
 

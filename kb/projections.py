@@ -416,7 +416,8 @@ def statement_graph(kb: Any) -> nx.MultiDiGraph:
     statement (predicate ``ms:speaker``, label ``"said"``; reversed so that paths read
     person -> statement -> topic), and statement -> x for ``ms:onBehalfOf``, ``ms:madeAt``,
     ``ms:about``, ``ms:respondsTo`` and ``ms:echoes``. Statement nodes also carry ``date``
-    and ``quotation`` (literals as attributes; the first found when sources differ).
+    and ``quotation`` (literals as attributes; the first found when sources differ); every
+    node has ``kind``, the local name of its most specific ``ms:`` class.
 
     Returns:
         A ``MultiDiGraph`` with the attributes of :func:`entity_graph` (cached per store
@@ -446,6 +447,8 @@ def _statement_graph(kb: Any) -> nx.MultiDiGraph:
 
     _stream(kb, STATEMENTS, handle)
     _add_labels_and_types(kb, g, g.nodes)
+    for _, attrs in g.nodes(data=True):
+        attrs["kind"] = _kind(attrs["types"])
     return g
 
 
@@ -475,7 +478,8 @@ def incident_graph(kb: Any) -> nx.MultiDiGraph:
     actor country, manufacturer, product category, the standard not met and the shipment
     concerned; those shipments with edges to their origin, destination, manufacturer and
     product category. Incident nodes also carry ``date`` and ``affected_quantity`` (the
-    first found when sources differ).
+    first found when sources differ); every node has ``kind``, the local name of its most
+    specific ``ms:`` class (``"Recall"``, ``"Return"``, ``"Shipment"``, ``"Country"``…).
 
     Returns:
         A ``MultiDiGraph`` with the attributes of :func:`entity_graph` (cached per store
@@ -504,4 +508,17 @@ def _incident_graph(kb: Any) -> nx.MultiDiGraph:
 
     _stream(kb, INCIDENTS, handle)
     _add_labels_and_types(kb, g, g.nodes)
+    for _, attrs in g.nodes(data=True):
+        attrs["kind"] = _kind(attrs["types"])
     return g
+
+
+def _kind(types: list[str]) -> str:
+    """The local name of the most specific ``ms:`` class among ``types`` ("" if none).
+
+    >>> _kind([MS + "QualityIncident", MS + "Recall"])
+    'Recall'
+    """
+    ours = sorted(t for t in types if t.startswith(MS))
+    specific = [t for t in ours if t != f"{MS}QualityIncident"] or ours
+    return _local(specific[0]) if specific else ""
