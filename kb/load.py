@@ -411,7 +411,7 @@ def upload_quads(
     Raises:
         LoadError: a safety check refused the body, or it has a syntax error (line, column).
     """
-    if format.supports_datasets:
+    if format.supports_datasets and format != ox.RdfFormat.JSON_LD:  # JSON-LD: usually one graph
         raise LoadError(f"{format.name} holds several graphs; send one graph in a triple "
                         "format (Turtle, N-Triples, JSON-LD, RDF/XML)", path=name)
     if format == ox.RdfFormat.RDF_XML:

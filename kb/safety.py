@@ -108,6 +108,22 @@ def check_sparql(
                 assert w is not None
                 tokens.append(("word", w.group(0).upper()))
                 i = w.end()
+        elif c == "<" and text.startswith("<<", i) and not _IRI.match(text, i + 1):
+            # a quoted triple (RDF-star): nests like a bracket, and pyoxigraph's parser
+            # slows down sharply with its depth while holding the GIL
+            depth += 1
+            scan.max_depth = max(scan.max_depth, depth)
+            if depth > MAX_NESTING:
+                raise QueryRefused(
+                    f"The {kind} nests quoted triples more than {MAX_NESTING} levels deep "
+                    f"(at character {i}); flatten it"
+                )
+            tokens.append(("punct", "<<"))
+            i += 2
+        elif c == ">" and text.startswith(">>", i) and depth > 0:
+            depth -= 1
+            tokens.append(("punct", ">>"))
+            i += 2
         else:
             if c in "({[":
                 depth += 1
@@ -254,11 +270,17 @@ def check_xml(data: bytes, *, path: str = "<input>") -> None:
         refuse("external entity reference refused")
         return 0
 
+    def doctype(name, system_id, public_id, has_internal_subset):
+        if system_id or public_id:
+            refuse(f"external DTD <{system_id or public_id}> refused: documents may not pull "
+                   "in other files or URLs")
+
     parser.EntityDeclHandler = entity_decl
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = lambda s: count(len(s))
     parser.ExternalEntityRefHandler = external_ref
+    parser.StartDoctypeDeclHandler = doctype
     try:
         parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as e:
