@@ -685,11 +685,13 @@ def serve(obj: _Context, host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app  # the one place kb reaches into api (an optional edge)
+    from api.server import protocol_with_header_timeout
 
     kb = KnowledgeBase(obj.settings)
     try:
         click.echo(f"Serving {obj.settings.store} on http://{host}:{port}/", err=True)
         uvicorn.run(create_app(kb), host=host, port=port, log_level="info",
-                    timeout_graceful_shutdown=5)
+                    timeout_graceful_shutdown=5,
+                    http=protocol_with_header_timeout(obj.settings.header_timeout))
     finally:
         kb.close()

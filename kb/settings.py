@@ -36,6 +36,8 @@ class Settings:
         "help": "largest accepted HTTP request body, in bytes"})
     max_rows: int = field(default=10_000, metadata={"env": "KB_MAX_ROWS", "help":
         "most rows a SELECT answer holds in pages and JSON views of the server"})
+    header_timeout: float = field(default=10.0, metadata={"env": "KB_HEADER_TIMEOUT", "help":
+        "seconds a client has to send a complete request head before the server hangs up"})
     update_token: str | None = field(default=None, metadata={"env": "KB_UPDATE_TOKEN", "help":
         "bearer token that turns on writes over HTTP (off when unset)"})
 

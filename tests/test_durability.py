@@ -47,3 +47,100 @@ def test_sigkill_during_load_is_all_or_nothing(tmp_path: Path) -> None:
         report = kb.load([data])
     assert count(store, graph) == total
     assert report.triples in (0, total)  # skipped when a killed run had completed
+
+
+# --- the server killed during writes -----------------------------------------------------------
+
+WRITES = "https://w3id.org/medsupply-kb/graph/test-writes"
+PER_WRITE = 5  # triples each update adds: a partial write shows as a count between 0 and 5
+
+
+def _update(k: int) -> str:
+    triples = " ".join(f"<urn:w:{k}> <urn:p:{j}> {k} ." for j in range(PER_WRITE))
+    return f"INSERT DATA {{ GRAPH <{WRITES}> {{ {triples} }} }}"
+
+
+def _writes_in(store: Path) -> dict[int, int]:
+    """Write number -> how many of its triples the store holds."""
+    with KnowledgeBase.open(str(store)) as kb:
+        rows = kb.select(f"SELECT ?s (COUNT(*) AS ?n) WHERE {{ GRAPH <{WRITES}> {{ ?s ?p ?o }} }} GROUP BY ?s")
+    return {int(str(r["s"]).rsplit(":", 1)[1]): int(r["n"]) for r in rows}
+
+
+@pytest.mark.server
+def test_server_killed_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> None:
+    """Clients send SPARQL updates in a loop; the server is SIGKILLed at a random moment,
+    three times. The store reopens each time, holds every write that was answered 2xx, and
+    no write is partial. After a clean stop (SIGTERM) nothing is lost either."""
+    import threading
+
+    import httpx
+
+    from tests.conftest import free_port, wait_for_http
+
+    store = tmp_path / "store"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env["KB_UPDATE_TOKEN"] = "s3cret"
+    headers = {"Authorization": "Bearer s3cret", "content-type": "application/sparql-update"}
+    rng = random.Random(8)
+    acknowledged: set[int] = set()
+    next_write = 0
+    lock = threading.Lock()
+
+    def start() -> tuple[subprocess.Popen, str]:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kb", "--store", str(store), "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_http(f"http://127.0.0.1:{port}/health", process)
+        return process, f"http://127.0.0.1:{port}"
+
+    def client(url: str, stop: threading.Event) -> None:
+        nonlocal next_write
+        with httpx.Client(timeout=5) as http:
+            while not stop.is_set():
+                with lock:
+                    k = next_write
+                    next_write += 1
+                try:
+                    r = http.post(f"{url}/sparql", content=_update(k), headers=headers)
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code == 204:
+                    with lock:
+                        acknowledged.add(k)
+
+    for round_ in range(3):
+        process, url = start()
+        stop = threading.Event()
+        clients = [threading.Thread(target=client, args=(url, stop)) for _ in range(3)]
+        for t in clients:
+            t.start()
+        time.sleep(rng.uniform(0.8, 2.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        stop.set()
+        for t in clients:
+            t.join(10)
+        held = _writes_in(store)  # the store opens after the kill
+        partial = {k: n for k, n in held.items() if n != PER_WRITE}
+        assert partial == {}, f"round {round_}: partial writes {partial}"
+        lost = acknowledged - set(held)
+        assert lost == set(), f"round {round_}: acknowledged writes lost: {sorted(lost)[:10]}"
+        assert len(acknowledged) > 10 * (round_ + 1), "too few writes to mean anything"
+
+    # a clean stop loses nothing
+    process, url = start()
+    for k in range(next_write, next_write + 20):
+        r = httpx.post(f"{url}/sparql", content=_update(k), headers=headers)
+        assert r.status_code == 204
+        acknowledged.add(k)
+    before = httpx.get(f"{url}/export", params={"format": "nq"}).content
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises the signal: -15 is its clean exit
+    assert process.wait(15) in (0, -signal.SIGTERM)
+    held = _writes_in(store)
+    assert acknowledged <= set(held) and all(n == PER_WRITE for n in held.values())
+    with KnowledgeBase.open(str(store)) as kb:
+        after = kb.dump("nq")
+    assert sorted(after.splitlines()) == sorted(before.splitlines())

@@ -174,7 +174,8 @@ def _make_store(tmp: Path) -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One server for the module: writes on (token ``s3cret``), nothing allow-listed."""
     store = _make_store(tmp_path_factory.mktemp("security"))
-    with live(store, update_token=TOKEN, max_body_bytes=str(4 * 1024 * 1024)) as s:
+    with live(store, update_token=TOKEN, max_body_bytes=str(4 * 1024 * 1024),
+              header_timeout="2") as s:
         yield s
     assert s.process.returncode == -signal.SIGKILL  # it was alive until we killed it
 
@@ -488,20 +489,41 @@ def test_body_over_the_cap_is_refused_without_reading_it(server: Live) -> None:
     server.assert_alive()
 
 
-@pytest.mark.reliability
-def test_idle_and_trickling_connections_do_not_starve_others(server: Live) -> None:
-    """Slowloris, bounded (150 idle sockets that never send a byte and 20 that trickle a
-    header line every 0.3 s, for 4 s, loopback only): other clients keep their answers."""
-    parts = urlsplit(server.url)
-    idle = [socket.create_connection((parts.hostname, parts.port)) for _ in range(150)]
-    trickle = [socket.create_connection((parts.hostname, parts.port)) for _ in range(20)]
+def _closed_by_server(sock: socket.socket) -> bool:
+    """True when the server closed ``sock`` (leftover answer bytes are read first)."""
+    sock.settimeout(0.05)
     try:
-        for s in trickle:
+        while sock.recv(65536):
+            pass
+        return True
+    except (BlockingIOError, TimeoutError):
+        return False
+    except OSError:
+        return True
+
+
+@pytest.mark.reliability
+def test_idle_and_trickling_connections_do_not_starve_others_and_are_closed(server: Live) -> None:
+    """Slowloris, bounded (150 sockets that never send a byte, 20 that trickle a header line
+    every 0.3 s, 5 that trickle after a first complete request; loopback only, 4 s): other
+    clients keep their answers meanwhile, and the server hangs up on every slow socket once
+    its request head is 2 s late (KB_HEADER_TIMEOUT=2; uvicorn alone never would)."""
+    parts = urlsplit(server.url)
+    address = (parts.hostname, parts.port)
+    idle = [socket.create_connection(address) for _ in range(150)]
+    trickle = [socket.create_connection(address) for _ in range(20)]
+    after_one = [socket.create_connection(address) for _ in range(5)]
+    try:
+        for s in after_one:  # one full request and its answer, then a trickle
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.settimeout(5)
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        for s in trickle + after_one:
             s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         latencies = []
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
-            for s in trickle:
+            for s in trickle + after_one:
                 with contextlib.suppress(OSError):
                     s.sendall(b"X-Slow: 1\r\n")
             started = time.monotonic()
@@ -510,8 +532,16 @@ def test_idle_and_trickling_connections_do_not_starve_others(server: Live) -> No
             assert r.status_code == 200 and r.json()["boolean"] is True
             time.sleep(0.3)
         assert max(latencies) < 1.0, latencies
+        still_open = [s for s in idle + trickle + after_one if not _closed_by_server(s)]
+        groups = {"idle": idle, "trickle": trickle, "after_one": after_one}
+        assert still_open == [], {k: sum(s in still_open for s in v) for k, v in groups.items()}
+        # a client that sends its request promptly is unaffected, even on a kept-alive socket
+        with httpx.Client() as http:
+            for _ in range(3):
+                assert http.get(f"{server.url}/health").status_code == 200
+                time.sleep(0.5)
     finally:
-        for s in idle + trickle:
+        for s in idle + trickle + after_one:
             s.close()
     server.assert_alive()
 
