@@ -1,0 +1,187 @@
+"""Soak: N concurrent clients for T seconds on a query mix against ``kb serve`` (loopback
+only, bounded in time and requests), with the server's memory sampled all along.
+
+    python -m bench soak [--triples 100000] [--clients 16] [--seconds 60] [--max-requests N]
+
+Prints errors, per-query and overall p50/p99 latency, throughput, and the server's RSS at
+the start of the run (after a warm-up), its peak and its end, with the growth in percent.
+The baseline of the ratios is the same server answering one client alone, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.generate import OUT, generate
+
+MS = "PREFIX ms: <https://w3id.org/medsupply-kb/ontology#> " \
+     "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> " \
+     "PREFIX qudt: <http://qudt.org/schema/qudt/> PREFIX schema: <http://schema.org/> "
+
+MIX = {
+    "label": MS + 'SELECT ?c WHERE { ?c a ms:Country ; rdfs:label "Country NL"@en }',
+    "join": MS + "SELECT ?s ?d WHERE { ?s a ms:Shipment ; ms:origin ?o ; ms:destination ?d . "
+                 "?o rdfs:label ?ol } LIMIT 100",
+    "aggregate": MS + "SELECT ?d (COUNT(?s) AS ?n) WHERE { ?s a ms:Shipment ; ms:destination ?d } "
+                      "GROUP BY ?d ORDER BY DESC(?n) LIMIT 10",
+    "dates": MS + 'SELECT ?s WHERE { ?s ms:date ?t FILTER(?t >= "2020-03-01"^^'
+                  '<http://www.w3.org/2001/XMLSchema#date> && ?t < "2020-03-08"^^'
+                  "<http://www.w3.org/2001/XMLSchema#date>) } LIMIT 200",
+    "optional": MS + "SELECT ?s ?m WHERE { ?s a ms:Shipment OPTIONAL { ?s ms:manufacturer ?m } } "
+                     "LIMIT 200",
+    "text": MS + 'SELECT ?x ?l WHERE { ?x rdfs:label ?l FILTER(CONTAINS(LCASE(STR(?l)), "mask")) } '
+                 "LIMIT 50",
+    "path": "SELECT ?a ?b WHERE { ?a <http://www.w3.org/2004/02/skos/core#broader>+ ?b } LIMIT 100",
+    "count": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+    "construct": MS + "CONSTRUCT { ?s ms:destination ?d } WHERE { ?s ms:destination ?d } LIMIT 100",
+    "ask": "ASK { ?s ?p ?o }",
+}
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_clients(url: str, clients: int, seconds: float, max_requests: int,
+                pid: int | None = None) -> dict:
+    """``clients`` threads, each cycling over the mix until the time or the request budget
+    is spent. Returns latencies per query, errors, request count, RSS samples."""
+    names = list(MIX)
+    latencies: dict[str, list[float]] = {n: [] for n in names}
+    errors: list[str] = []
+    budget = [max_requests]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    rss: list[int] = []
+
+    def client(offset: int) -> None:
+        i = offset
+        with httpx.Client(timeout=30) as http:
+            while time.monotonic() < deadline:
+                with lock:
+                    if budget[0] <= 0:
+                        return
+                    budget[0] -= 1
+                name = names[i % len(names)]
+                i += 1
+                started = time.perf_counter()
+                try:
+                    r = http.get(f"{url}/sparql", params={"query": MIX[name]})
+                    ok = r.status_code == 200
+                except httpx.HTTPError as e:
+                    ok, r = False, e
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if ok:
+                        latencies[name].append(elapsed)
+                    else:
+                        errors.append(f"{name}: {getattr(r, 'status_code', r)}")
+
+    def sampler() -> None:
+        while time.monotonic() < deadline and pid is not None:
+            rss.append(rss_kb(pid))
+            time.sleep(0.5)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    threads.append(threading.Thread(target=sampler))
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"latencies": latencies, "errors": errors, "rss": rss,
+            "elapsed": time.monotonic() - started}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__)
+    parser.add_argument("--triples", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--store", type=Path, default=None,
+                        help="an existing store to reuse (default: bench/out/soak-<n>)")
+    args = parser.parse_args(argv)
+
+    store = args.store or OUT / f"soak-{args.triples}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    if not store.exists():
+        data = generate(args.triples)
+        subprocess.run([sys.executable, "-m", "kb", "--store", str(store), "load", "--quiet",
+                        str(data)], check=True, env=env)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kb", "--store", str(store), "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                triples = httpx.get(f"{url}/health", timeout=2).json()["triples"]
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        run_clients(url, 4, 3.0, 10_000)  # warm-up
+        single = run_clients(url, 1, min(10.0, args.seconds / 4), 10_000)
+        start_rss = rss_kb(server.pid)
+        soak = run_clients(url, args.clients, args.seconds, args.max_requests, server.pid)
+        end_rss = rss_kb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(15)
+
+    lat = soak["latencies"]
+    base = single["latencies"]
+    every = [x for v in lat.values() for x in v]
+    requests = len(every) + len(soak["errors"])
+    print(f"soak: {args.clients} clients, {soak['elapsed']:.0f} s, {triples:,} triples, "  # noqa: T201
+          f"{requests:,} requests, {len(soak['errors'])} errors, "
+          f"{len(every) / soak['elapsed']:.0f} req/s")
+    print(f"{'query':<10} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'1-client p50':>13} {'ratio':>6}")  # noqa: T201
+    for name in MIX:
+        p50, p99, b50 = pct(lat[name], .5), pct(lat[name], .99), pct(base[name], .5)
+        print(f"{name:<10} {len(lat[name]):>6} {p50 * 1e3:>8.1f} {p99 * 1e3:>8.1f} "  # noqa: T201
+              f"{b50 * 1e3:>13.1f} {p50 / b50:>6.1f}")
+    print(f"{'all':<10} {len(every):>6} {pct(every, .5) * 1e3:>8.1f} {pct(every, .99) * 1e3:>8.1f}")  # noqa: T201
+    peak = max([start_rss, end_rss, *soak["rss"]])
+    samples = soak["rss"] or [start_rss]
+    # growth over the run: from the first tenth (all clients connected, threads started) to
+    # the last few samples
+    ramped = statistics.median(samples[len(samples) // 10:len(samples) // 10 + 5])
+    tail = statistics.median(samples[-5:])
+    growth = (tail - ramped) / ramped * 100
+    print(f"server RSS: before {start_rss / 1024:.0f} MB, after ramp-up {ramped / 1024:.0f} MB, "  # noqa: T201
+          f"peak {peak / 1024:.0f} MB, end {end_rss / 1024:.0f} MB; growth over the run "
+          f"{growth:+.1f}% (limit +10%)")
+    if soak["errors"]:
+        print("errors:", soak["errors"][:10])  # noqa: T201
+    return 0 if not soak["errors"] and growth <= 10 else 1
