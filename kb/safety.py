@@ -105,7 +105,10 @@ def check_sparql(
                 i = m.end()
             else:
                 w = _WORD.match(text, i)
-                assert w is not None
+                if w is None:  # a letter beyond ASCII: part of a name, never a keyword
+                    tokens.append(("punct", c))
+                    i += 1
+                    continue
                 tokens.append(("word", w.group(0).upper()))
                 i = w.end()
         elif c == "<" and text.startswith("<<", i) and not _IRI.match(text, i + 1):

@@ -762,3 +762,13 @@ def test_error_pages_show_markup_as_text(server: Live, page) -> None:
         p.goto(server.url + path)
         p.wait_for_timeout(100)
     assert log.dialogs == [] and log.page_errors == []
+
+
+def test_letters_beyond_ascii_in_a_query_are_a_400_not_a_crash(server: Live) -> None:
+    """Found by schemathesis: a query holding a non-ASCII letter outside strings made the
+    safety scan fail an assertion (500)."""
+    for query in ("À", "SELECT ?À WHERE { ?À ?p ?o }", "SELECT * WHERE { ?s ?p ?o } É"):
+        r = httpx.get(f"{server.url}/sparql", params={"query": query})
+        assert r.status_code in (200, 400), (query, r.status_code)
+    r = httpx.get(f"{server.url}/sparql", params={"query": "SELECT ?À WHERE { ?À ?p ?o } LIMIT 1"})
+    assert r.status_code == 200

@@ -1,0 +1,31 @@
+"""Schemathesis against the app's OpenAPI, in process (ASGI), bounded and seeded: no 5xx and
+no answer that contradicts the documented response schema."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from api.app import create_app
+from kb import KnowledgeBase
+
+pytestmark = [pytest.mark.security, pytest.mark.reliability,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore::ResourceWarning")]
+
+_kb = KnowledgeBase.open("memory")
+_kb.update("INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/a> "
+           "<http://www.w3.org/2000/01/rdf-schema#label> '<script>x</script>' ; "
+           "<http://example.org/p> <http://example.org/b> } }")
+app = create_app(_kb)
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+@schema.parametrize()
+@settings(max_examples=15, derandomize=True, deadline=None,
+          suppress_health_check=list(HealthCheck))
+def test_no_server_error_and_documented_answers(case) -> None:
+    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
