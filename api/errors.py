@@ -50,10 +50,10 @@ def status_for(exc: errors.KbError) -> int:
 
 def error_body(exc: errors.KbError, status: int) -> dict[str, object]:
     """``{"ok": false, "status": …, "error": message, "type": class name}`` plus ``line``
-    and ``column`` when the error has a position."""
+    and ``column`` when the error has a position, and ``iri`` when it names a resource."""
     body: dict[str, object] = {"ok": False, "status": status, "error": str(exc),
                                "type": type(exc).__name__}
-    for attr in ("line", "column"):
+    for attr in ("line", "column", "iri"):
         value = getattr(exc, attr, None)
         if value is not None:
             body[attr] = value

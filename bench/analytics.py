@@ -21,7 +21,7 @@ from bench.generate import generate, parse_size
 OURS = """
 import json, resource, sys, time
 from kb import KnowledgeBase
-from kb import analytics
+from kb import analytics, projections
 out = {}
 
 def timed(name, fn, *args, **kwargs):
@@ -35,8 +35,25 @@ with KnowledgeBase.open(sys.argv[1]) as kb:
     g = timed("projection", analytics.entity_graph, kb)
     out["nodes"], out["edges"] = g.number_of_nodes(), g.number_of_edges()
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    timed("cached", analytics.entity_graph, kb)
+    hub = "https://w3id.org/medsupply-kb/id/country/CN"
+    timed("neighbourhood1", projections.neighbourhood, kb, hub, 1, limit=2000)
+    timed("neighbourhood2", projections.neighbourhood, kb, hub, 2, limit=2000)
+    timed("flows", projections.flow_graph, kb)
+    timed("statements", projections.statement_graph, kb)
+    timed("incidents", projections.incident_graph, kb)
     timed("pagerank", analytics.centrality, g, "pagerank")
+    timed("eigenvector", analytics.centrality, g, "eigenvector")
     timed("louvain", analytics.communities, g, seed=42)
+    try:
+        import graphblas_algorithms  # noqa: F401 -- networkx backend, optional
+        import networkx as nx
+        nx.config.warnings_to_ignore.add("cache")
+        simple = nx.Graph(g.to_undirected())
+        timed("pagerank_nx_simple", nx.pagerank, simple)
+        timed("pagerank_graphblas", nx.pagerank, simple, backend="graphblas")
+    except ImportError:
+        pass
     if len(sys.argv) > 2:
         timed("betweenness", analytics.centrality, g, "betweenness", k=int(sys.argv[2]))
 print(json.dumps(out))
@@ -73,12 +90,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", default="1m")
     parser.add_argument("--k", type=int, default=500,
                         help="sources sampled for betweenness (0 skips it: minutes at 1M)")
+    parser.add_argument("--store", type=Path,
+                        help="reuse this store folder (loaded with the same data when missing)")
     args = parser.parse_args(argv)
     data = generate(parse_size(args.size))
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
-        store = Path(tmp) / "store"
-        subprocess.run([sys.executable, "-m", "kb", "--store", str(store), "load", "--quiet",
-                        str(data)], check=True)
+        store = args.store or Path(tmp) / "store"
+        if not store.exists():
+            subprocess.run([sys.executable, "-m", "kb", "--store", str(store), "load",
+                            "--quiet", str(data)], check=True)
         ours = run(OURS, str(store), *([str(args.k)] if args.k else []))
     naive = run(NAIVE, str(data))
     naive_total = naive["parse"] + naive["projection"]
@@ -89,11 +109,24 @@ def main(argv: list[str]) -> int:
     print(f"{'naive: rdflib parse + iterate':34}{naive_total:>9.2f}"  # noqa: T201
           f"{naive['peak_mb']:>9,.0f}{naive['nodes']:>9,}{naive['edges']:>9,}")
     print(f"{'  of which iterate only':34}{naive['projection']:>9.2f}")  # noqa: T201
-    between = (f"betweenness (k={args.k}) {ours['betweenness']:.2f} s" if args.k
-               else "betweenness skipped")
-    print(f"\nPageRank {ours['pagerank']:.2f} s, Louvain {ours['louvain']:.2f} s, "  # noqa: T201
-          f"{between}")
-    print(f"projection: {naive_total / ours['projection']:.1f}x faster than the naive way "  # noqa: T201
+    between = (f"{ours['betweenness']:.2f}" if args.k and "betweenness" in ours
+               else "skipped")
+    print(f"\n{'step (kb)':34}{'seconds':>9}")  # noqa: T201
+    for name, what in [("cached", "entity graph again (cached)"),
+                       ("neighbourhood1", "neighbourhood of CN, depth 1"),
+                       ("neighbourhood2", "neighbourhood of CN, depth 2"),
+                       ("flows", "flow graph"), ("statements", "statement graph"),
+                       ("incidents", "incident graph"), ("pagerank", "PageRank"),
+                       ("eigenvector", "eigenvector centrality"), ("louvain", "Louvain"),
+                       ("pagerank_nx_simple", "PageRank, networkx (simple graph)"),
+                       ("pagerank_graphblas", "PageRank, graphblas (with conversion)")]:
+        if name in ours:
+            print(f"{what:34}{ours[name]:>9.2f}")  # noqa: T201
+    print(f"{f'betweenness (k={args.k})':34}{between:>9}")  # noqa: T201
+    if "pagerank_graphblas" not in ours:
+        print("(graphblas-algorithms not installed: no backend comparison)")  # noqa: T201
+    print(f"\nprojection: {naive_total / ours['projection']:.1f}x faster than the naive way "  # noqa: T201
           f"(target >= 5); {ours['projection']:.1f} s (target <= 15 s); "
-          f"{ours['peak_mb']:,.0f} MB peak (target <= 1,536 MB)")
+          f"{ours['peak_mb']:,.0f} MB peak (target <= 1,536 MB); naive peak "
+          f"{naive['peak_mb']:,.0f} MB ({naive['peak_mb'] / ours['peak_mb']:.1f}x ours)")
     return 0

@@ -218,6 +218,9 @@ def save_scores(kb, algorithm: str, parameters: dict, scores: dict[str, float],
     prov = "http://www.w3.org/ns/prov#"
     quads = [
         ox.Quad(activity, ox.NamedNode(RDF_TYPE), ox.NamedNode(MS + "AnalysisRun"), g),
+        # stated as well as implied (AnalysisRun is a prov:Activity) so that SPARQL without
+        # reasoning finds the run as PROV
+        ox.Quad(activity, ox.NamedNode(RDF_TYPE), ox.NamedNode(prov + "Activity"), g),
         ox.Quad(activity, ox.NamedNode(MS + "algorithm"), ox.Literal(algorithm), g),
         ox.Quad(activity, ox.NamedNode(MS + "parameters"),
                 ox.Literal(json.dumps(parameters, sort_keys=True)), g),
@@ -239,6 +242,11 @@ def save_scores(kb, algorithm: str, parameters: dict, scores: dict[str, float],
               f" ?p ?o }} }} ; DELETE WHERE {{ GRAPH <{ANALYTICS_GRAPH}> {{ <{run}> ?p ?o }} }}")
     kb.write(quads, before=before)
     return run
+
+
+def _input_graphs(g: nx.MultiDiGraph) -> list[str]:
+    """The named graphs whose statements a projection holds (for ``prov:used``)."""
+    return sorted({d["graph"] for _, _, d in g.edges(data=True) if "graph" in d})
 
 
 def top(scores: dict[str, float], n: int) -> list[tuple[str, float]]:
@@ -265,7 +273,8 @@ def centrality_report(kb, measure: str = "pagerank", *, top_n: int = 20,
     scores = _cached(kb, ("centrality", measure, k), lambda: centrality(g, measure, k=k))
     assert isinstance(scores, dict)
     if save:
-        save_scores(kb, measure, {"k": k}, scores)
+        save_scores(kb, measure, {"k": k, "seed": 42 if measure == "betweenness" else None},
+                    scores, input_graphs=_input_graphs(g))
     chosen = {n: v for n, v in scores.items()
               if not classes or set(g.nodes[n]["types"]) & set(classes)}
     return [{"rank": i + 1, "iri": n, "label": _label(g, n), "score": round(v, 6)}
@@ -274,11 +283,11 @@ def centrality_report(kb, measure: str = "pagerank", *, top_n: int = 20,
 
 def communities_report(kb, *, seed: int = 42, save: bool = False) -> list[dict[str, object]]:
     g = entity_graph(kb)
-    found = communities(g, seed=seed)
+    found = _cached(kb, ("louvain", seed), lambda: communities(g, seed=seed))
     if save:
         membership = {n: i for i, c in enumerate(found.communities) for n in c}
         save_scores(kb, "louvain", {"seed": seed, "modularity": round(found.modularity, 6)},
-                    membership)
+                    membership, input_graphs=_input_graphs(g))
     return [{"community": i, "size": len(c), "modularity": round(found.modularity, 6),
              "members": " | ".join(_label(g, n) for n in c[:12]) + (" …" if len(c) > 12 else "")}
             for i, c in enumerate(found.communities)]
@@ -297,7 +306,7 @@ def components_report(kb) -> list[dict[str, object]]:
     g = entity_graph(kb)
     return [{"component": i, "size": len(c),
              "example": " | ".join(_label(g, n) for n in c[:5])}
-            for i, c in enumerate(components(g))]
+            for i, c in enumerate(_cached(kb, ("components",), lambda: components(g)))]
 
 
 def ego_report(kb, iri: str, radius: int = 1) -> list[dict[str, object]]:

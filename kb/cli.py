@@ -464,6 +464,23 @@ def analytics() -> None:
     """Graph analytics on projections of the store (networkx)."""
 
 
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[None]:
+    """A spinner with the elapsed time on stderr while ``what`` runs (terminals only:
+    projections and betweenness take seconds to minutes on a large store)."""
+    import time
+
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    started = time.perf_counter()
+    with Console(stderr=True).status(f"{what}…"):
+        yield
+    click.echo(f"{what}: {time.perf_counter() - started:.1f} s", err=True)
+
+
 @analytics.command("centrality")
 @click.option("--measure", type=click.Choice(["degree", "betweenness", "pagerank", "eigenvector"]),
               default="pagerank", show_default=True)
@@ -485,8 +502,10 @@ def analytics_centrality(obj: _Context, measure: str, top_n: int, k: int | None,
     from kb.analytics import centrality_report
 
     with obj.kb() as kb:
-        _emit(centrality_report(kb, measure, top_n=top_n, k=k, classes=list(classes),
-                                save=save), fmt)
+        with _progress(f"Computing {measure} centrality"):
+            rows = centrality_report(kb, measure, top_n=top_n, k=k, classes=list(classes),
+                                     save=save)
+        _emit(rows, fmt)
 
 
 @analytics.command("communities")
@@ -500,7 +519,9 @@ def analytics_communities(obj: _Context, seed: int, save: bool, fmt: str | None)
     from kb.analytics import communities_report
 
     with obj.kb() as kb:
-        _emit(communities_report(kb, seed=seed, save=save), fmt)
+        with _progress("Finding communities"):
+            rows = communities_report(kb, seed=seed, save=save)
+        _emit(rows, fmt)
 
 
 @analytics.command("path")
@@ -519,7 +540,9 @@ def analytics_path(obj: _Context, source: str, target: str, fmt: str | None) -> 
     from kb.queries import expand
 
     with obj.kb() as kb:
-        _emit(path_report(kb, expand(source), expand(target)), fmt)
+        with _progress("Finding the path"):
+            rows = path_report(kb, expand(source), expand(target))
+        _emit(rows, fmt)
 
 
 @analytics.command("components")
@@ -531,7 +554,9 @@ def analytics_components(obj: _Context, fmt: str | None) -> None:
     from kb.analytics import components_report
 
     with obj.kb() as kb:
-        _emit(components_report(kb), fmt)
+        with _progress("Finding components"):
+            rows = components_report(kb)
+        _emit(rows, fmt)
 
 
 @analytics.command("ego")
@@ -546,7 +571,9 @@ def analytics_ego(obj: _Context, iri: str, radius: int, fmt: str | None) -> None
     from kb.queries import expand
 
     with obj.kb() as kb:
-        _emit(ego_report(kb, expand(iri), radius), fmt)
+        with _progress("Reading the neighbourhood"):
+            rows = ego_report(kb, expand(iri), radius)
+        _emit(rows, fmt)
 
 
 @analytics.command("flows")
@@ -563,8 +590,10 @@ def analytics_flows(obj: _Context, product: str | None, start: str | None, end: 
     from kb.queries import expand
 
     with obj.kb() as kb:
-        _emit(flows_report(kb, product=expand(product) if product else None, start=start,
-                           end=end), fmt)
+        with _progress("Summing the flows"):
+            rows = flows_report(kb, product=expand(product) if product else None,
+                                start=start, end=end)
+        _emit(rows, fmt)
 
 
 @analytics.command("indicators")
@@ -579,7 +608,9 @@ def analytics_indicators(obj: _Context, name: str, fmt: str | None) -> None:
     from kb.analytics import indicator
 
     with obj.kb() as kb:
-        _emit(indicator(kb, name), fmt)
+        with _progress("Computing the indicator"):
+            rows = indicator(kb, name)
+        _emit(rows, fmt)
 
 
 @cli.group()

@@ -160,3 +160,39 @@ def test_statement_and_incident_graphs(bundled: KnowledgeBase) -> None:
     assert incidents.nodes[recall]["kind"] in ("Recall", "QualityIncident")
     assert incidents.has_edge(recall, f"{ID}country/NL")
     assert incidents.has_edge(f"{ID}incident/es-test-return-2020-03", f"{ID}org/bioeasy")
+
+
+def test_http_errors_csv_and_saved_communities(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run_kb("load", str(DATA / "two-groups.ttl"), store=store).returncode == 0
+    with serve(store) as url:  # no update token: saving is off
+        r = httpx.post(f"{url}/analytics/communities", headers={"Authorization": "Bearer x"})
+        assert r.status_code == 403
+    with serve(store, update_token="t") as url:
+        r = httpx.get(f"{url}/analytics/ego", params={"iri": f"{EX}nobody"})
+        assert r.status_code == 404
+        assert r.json()["iri"] == f"{EX}nobody" and f"<{EX}nobody>" in r.json()["error"]
+        r = httpx.get(f"{url}/analytics/ego", params={"iri": f"{EX}a", "radius": 9})
+        assert r.status_code == 422 and "radius" in r.json()["error"]
+        r = httpx.get(f"{url}/analytics/indicators/fame")
+        assert r.status_code == 422 and r.json()["error"].startswith("indicator")
+        r = httpx.get(f"{url}/analytics/path", params={"source": f"{EX}g", "target": f"{EX}e"},
+                      headers={"Accept": "text/csv"})
+        assert r.headers["content-type"].startswith("text/csv")
+        lines = r.text.splitlines()
+        assert lines[0].startswith("step,subject") and len(lines) == 1 + 4  # 4 hops by hand
+        r = httpx.post(f"{url}/analytics/communities", params={"seed": 1},
+                       headers={"Authorization": "Bearer t"})
+        assert r.status_code == 200 and [row["size"] for row in r.json()] == [4, 3]
+        query = """PREFIX ms: <https://w3id.org/medsupply-kb/ontology#>
+            PREFIX prov: <http://www.w3.org/ns/prov#>
+            SELECT ?node ?community WHERE { GRAPH <https://w3id.org/medsupply-kb/graph/analytics> {
+              ?s ms:scoreOf ?node ; ms:scoreValue ?community ; prov:wasGeneratedBy ?run .
+              ?run a prov:Activity ; ms:algorithm "louvain" ; prov:endedAtTime ?t ;
+                   prov:used ?input FILTER(STRENDS(STR(?input), "two-groups.ttl")) } }"""
+        rows = httpx.get(f"{url}/sparql", params={"query": query}).json()["results"]["bindings"]
+        groups: dict[float, set[str]] = {}
+        for row in rows:
+            groups.setdefault(float(row["community"]["value"]), set()).add(row["node"]["value"])
+        assert sorted(map(sorted, groups.values())) == [
+            [f"{EX}a", f"{EX}b", f"{EX}c", f"{EX}g"], [f"{EX}d", f"{EX}e", f"{EX}f"]]

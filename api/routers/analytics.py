@@ -55,6 +55,16 @@ async def communities(request: Request, kb: KB, seed: int = 42) -> Response:
     return _answer(request, await run_in_threadpool(analytics.communities_report, kb, seed=seed))
 
 
+@router.post("/communities")
+async def save_communities(request: Request, kb: KB, settings: SettingsDep,
+                           seed: int = 42) -> Response:
+    """Compute Louvain communities and save each entity's membership into the analytics
+    graph (needs the update token)."""
+    require_update_token(request, settings)
+    rows = await run_in_threadpool(analytics.communities_report, kb, seed=seed, save=True)
+    return _answer(request, rows)
+
+
 @router.get("/path")
 async def path(request: Request, kb: KB, source: str, target: str) -> Response:
     """The explained path between two entities."""
