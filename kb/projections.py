@@ -213,24 +213,42 @@ def _entity_graph(kb: Any, graphs: list[str] | None, classes: list[str] | None,
     wanted = set(graphs) if graphs else None
     labels = property_labels(kb)
     g = nx.MultiDiGraph()
+    node_graphs: dict[str, set[str]] = {}
+    edges: list[tuple[str, str, str, dict[str, str]]] = []
+    named_node = ox.NamedNode
 
-    def handle(row: Any) -> None:
-        s, p, o, graph = row["s"], row["p"], row["o"], row["g"]
-        graph_iri = graph.value
-        if graph_iri in skip_graphs or (wanted is not None and graph_iri not in wanted):
-            return
-        if p.value in skip_predicates:
-            return
-        if not isinstance(s, ox.NamedNode) or not isinstance(o, ox.NamedNode):
-            return
-        _new_node(g, s.value)
-        _new_node(g, o.value)
-        if graph_iri not in g.nodes[s.value]["graphs"]:
-            g.nodes[s.value]["graphs"].append(graph_iri)
-        g.add_edge(s.value, o.value, key=p.value, predicate=p.value,
-                   label=labels.get(p.value, _local(p.value)), graph=graph_iri)
+    def consume(raw: object) -> None:
+        # Hot loop (one pass per row of a 1M-triple store): unpack positionally, keep plain
+        # strings, add the edges in one batch afterwards.
+        for s, p, o, graph in raw:  # type: ignore[attr-defined]
+            if type(s) is not named_node:
+                continue
+            graph_iri = graph.value
+            if graph_iri in skip_graphs or (wanted is not None and graph_iri not in wanted):
+                continue
+            p_iri = p.value
+            if p_iri in skip_predicates:
+                continue
+            s_iri = s.value
+            seen = node_graphs.get(s_iri)
+            if seen is None:
+                node_graphs[s_iri] = {graph_iri}
+            else:
+                seen.add(graph_iri)
+            node_graphs.setdefault(o.value, set())
+            edges.append((s_iri, o.value, p_iri, {
+                "predicate": p_iri, "label": labels.get(p_iri) or _local(p_iri),
+                "graph": graph_iri}))
 
-    _stream(kb, "SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o FILTER(isIRI(?o)) } }", handle)
+    # The predicate filter is pushed into the query too: fewer rows cross into Python.
+    unwanted = ", ".join(f"<{p}>" for p in sorted(skip_predicates)) or f"<{MS}none>"
+    kb.run("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o "
+           f"FILTER(isIRI(?o) && ?p NOT IN ({unwanted})) }} }}", consume)
+    g.add_nodes_from((n, {"label": _local(n), "types": [], "graphs": sorted(gs)})
+                     for n, gs in node_graphs.items())
+    g.add_edges_from(edges)
+    edges.clear()  # the graph holds them now: free the staging copies before labels
+    node_graphs.clear()
     _add_labels_and_types(kb, g)
     if classes:
         keep = [n for n, d in g.nodes(data=True) if set(d["types"]) & set(classes)]
