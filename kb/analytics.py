@@ -64,10 +64,11 @@ def centrality(g: nx.Graph, measure: str = "pagerank", *, k: int | None = None,
         return nx.betweenness_centrality(simple, k=sample, seed=seed)
     if measure == "pagerank":
         return nx.pagerank(simple)
+    # ARPACK (scipy) first: the power iteration took 220 s on the 1M-triple entity graph
     try:
-        return nx.eigenvector_centrality(simple, max_iter=1000)
-    except nx.PowerIterationFailedConvergence:
         return nx.eigenvector_centrality_numpy(simple)
+    except (ImportError, nx.NetworkXException):
+        return nx.eigenvector_centrality(simple, max_iter=1000)
 
 
 @dataclass(frozen=True)

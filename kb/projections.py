@@ -300,6 +300,7 @@ def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
     g = nx.MultiDiGraph(truncated=False)
     _new_node(g, iri)
     frontier = [iri]
+    edge_count = [0]
     for _ in range(depth):
         room = limit - g.number_of_edges()
         if not frontier or room <= 0:
@@ -313,10 +314,13 @@ def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
             graph_iri, p = row["g"].value, row["p"].value
             if graph_iri in skip_graphs or p in skip_predicates:
                 return
-            if g.number_of_edges() >= limit:
+            # a counter: MultiDiGraph.number_of_edges() walks every node (O(n) per row)
+            if edge_count[0] >= limit:
                 g.graph["truncated"] = True
                 return
             s, o = row["s"].value, row["o"].value
+            if not g.has_edge(s, o, key=p):
+                edge_count[0] += 1
             for node in (s, o):
                 if node not in g:
                     _new_node(g, node)
@@ -324,9 +328,11 @@ def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
             g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)),
                        graph=graph_iri)
 
-        _stream(kb, f"""SELECT ?s ?p ?o ?g WHERE {{ VALUES ?x {{ {values} }}
-            {{ GRAPH ?g {{ ?x ?p ?o }} BIND(?x AS ?s) }}
-            UNION {{ GRAPH ?g {{ ?s ?p ?x }} BIND(?x AS ?o) }}
+        # VALUES inside each branch: outside, the engine evaluates the UNION over the whole
+        # store before joining (4.7 s instead of a fraction of a second at 100k triples)
+        _stream(kb, f"""SELECT ?s ?p ?o ?g WHERE {{
+            {{ VALUES ?s {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}
+            UNION {{ VALUES ?o {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}
             FILTER(isIRI(?s) && isIRI(?o) && ?p != <{RDF_TYPE}>) }} LIMIT {room * 4}""",
                 handle)
         frontier = found
