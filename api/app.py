@@ -70,4 +70,6 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_env``: settings from ``KB_*`` variables."""
-    return create_app(KnowledgeBase(Settings.from_env()))
+    kb = KnowledgeBase(Settings.from_env())
+    kb.start_query_workers()
+    return create_app(kb)

@@ -29,6 +29,7 @@ STATUS_FOR: list[tuple[type[errors.KbError], int]] = [
     (Unauthorized, 401),
     (Forbidden, 403),
     (PayloadTooLarge, 413),
+    (errors.ResultTooLarge, 413),
     (UnsupportedMediaType, 415),
     (errors.QueryRefused, 400),
     (errors.QueryError, 400),

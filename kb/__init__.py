@@ -16,6 +16,7 @@ from kb.errors import (
     QueryError,
     QueryRefused,
     QueryTimeout,
+    ResultTooLarge,
     StoreError,
     ValidationFailed,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "QueryRefused",
     "QueryTimeout",
     "Result",
+    "ResultTooLarge",
     "Settings",
     "StoreError",
     "ValidationFailed",

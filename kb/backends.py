@@ -54,14 +54,8 @@ class OxigraphBackend:
         default_graph: list[str] | None = None,
         named_graphs: list[str] | None = None,
     ) -> OxResult:
-        kwargs: dict[str, object] = {}
-        if default_graph is not None:
-            kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graph]
-        else:
-            kwargs["use_default_graph_as_union"] = True
-        if named_graphs is not None:
-            kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
-        return self.store.query(text, **kwargs)
+        return query_store(self.store, text, default_graph=default_graph,
+                           named_graphs=named_graphs)
 
     def update(self, text: str) -> None:
         self.store.update(text)
@@ -94,6 +88,20 @@ class OxigraphBackend:
         if self.path is not None:
             self.store.flush()
         del self.store
+
+
+def query_store(store: ox.Store, text: str, *, default_graph: list[str] | None = None,
+                named_graphs: list[str] | None = None) -> OxResult:
+    """Query a pyoxigraph store with the knowledge base's dataset rules: the default graph
+    is the union of the named graphs unless ``default_graph`` lists graphs."""
+    kwargs: dict[str, object] = {}
+    if default_graph is not None:
+        kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graph]
+    else:
+        kwargs["use_default_graph_as_union"] = True
+    if named_graphs is not None:
+        kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+    return store.query(text, **kwargs)
 
 
 class RemoteTriples:

@@ -720,6 +720,7 @@ def serve(obj: _Context, host: str, port: int) -> None:
 
     kb = KnowledgeBase(obj.settings)
     try:
+        kb.start_query_workers()
         click.echo(f"Serving {obj.settings.store} on http://{host}:{port}/", err=True)
         uvicorn.run(create_app(kb), host=host, port=port, log_level="info",
                     timeout_graceful_shutdown=5,

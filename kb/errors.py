@@ -6,6 +6,7 @@ KbError
   │     └── QueryRefused a query or update asks for something not allowed (remote access,
   │                      too large, too deeply nested)
   ├── QueryTimeout       a query ran past its time limit and was stopped
+  ├── ResultTooLarge     a query's answer is larger than the server returns
   ├── StoreError         the store could not be opened or reached
   ├── NotFound           no such resource or graph in the store
   ├── InvalidParameter   an argument has a value that cannot be used (names the parameter)
@@ -57,6 +58,10 @@ class QueryRefused(QueryError):
 
 class QueryTimeout(KbError):
     """A query ran past its time limit and was stopped."""
+
+
+class ResultTooLarge(KbError):
+    """A query's answer is larger than the server returns."""
 
 
 class StoreError(KbError):

@@ -27,7 +27,13 @@ class Settings:
     allow_hosts: tuple[str, ...] = field(default=(), metadata={"env": "KB_ALLOW_HOSTS", "help":
         "comma-separated hosts that SERVICE, LOAD and remote FROM may reach (none by default)"})
     query_timeout: float = field(default=30.0, metadata={"env": "KB_QUERY_TIMEOUT", "help":
-        "seconds a query may run in the server before it is stopped"})
+        "seconds a SPARQL query may run in the server before its worker is killed (503)"})
+    query_workers: int = field(default=4, metadata={"env": "KB_QUERY_WORKERS", "help":
+        "worker processes the server runs SPARQL queries in (0: in the server process, "
+        "which cannot stop a runaway query)"})
+    max_result_bytes: int = field(default=64 * 1024 * 1024, metadata={
+        "env": "KB_MAX_RESULT_BYTES", "help":
+        "largest answer /sparql returns, in bytes (413 beyond; /export serves dumps)"})
     max_query_bytes: int = field(default=32 * 1024, metadata={"env": "KB_MAX_QUERY_BYTES",
         "help": "longest accepted query text, in bytes"})
     max_update_bytes: int = field(default=1024 * 1024, metadata={"env": "KB_MAX_UPDATE_BYTES",

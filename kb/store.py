@@ -14,9 +14,10 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import pyoxigraph as ox
 from rdflib import Dataset, Graph
@@ -29,6 +30,9 @@ from kb.formats import rdf_format, results_format
 from kb.namespaces import BASE
 from kb.settings import Settings
 from kb.terms import to_ox, to_rdflib
+
+if TYPE_CHECKING:
+    from kb.workers import QueryPool
 
 T = TypeVar("T")
 
@@ -162,6 +166,7 @@ class KnowledgeBase:
             self.backend = OxigraphBackend(Path(location))
         self.generation = 0
         self._write_lock = threading.Lock()
+        self._pool: QueryPool | None = None
 
     @classmethod
     def open(cls, store: str = "memory", **settings: object) -> KnowledgeBase:
@@ -176,7 +181,11 @@ class KnowledgeBase:
         self.close()
 
     def close(self) -> None:
-        """Flush and release the store (the on-disk store can then be opened elsewhere)."""
+        """Stop the query workers, flush and release the store (the on-disk store can then
+        be opened elsewhere)."""
+        if getattr(self, "_pool", None) is not None:
+            self._pool.close()
+            self._pool = None
         if getattr(self, "backend", None) is not None:
             self.backend.close()
             self.backend = None  # type: ignore[assignment]
@@ -244,31 +253,55 @@ class KnowledgeBase:
             finally:
                 del raw
 
-        try:
+        with _engine_errors():
             return run_in_engine_thread(job)
-        except SyntaxError as e:
-            raise _query_error(e) from None
-        except (OSError, RuntimeError, ValueError, TypeError) as e:
-            raise QueryError(f"The query failed: {e}") from e
 
-    def query(self, sparql: str, *, format: FormatChoice = None, **options: object) -> Result:
+    def query(self, sparql: str, *, format: FormatChoice = None,
+              default_graph: list[str] | None = None, named_graphs: list[str] | None = None,
+              bindings: Mapping[str, Node | ox.NamedNode | ox.Literal] | None = None) -> Result:
         """Run a query and serialize its answer with the engine (no per-row Python).
 
         ``format`` is a format name or object, or a function from the result kind
         (select, ask, graph) to one, for content negotiation; by default SPARQL JSON for
-        SELECT/ASK and N-Triples for CONSTRUCT/DESCRIBE. Other options are ``run``'s.
+        SELECT/ASK and N-Triples for CONSTRUCT/DESCRIBE. The other options are ``run``'s.
+        After ``start_query_workers`` the query runs in a worker process, stopped at the
+        timeout (``QueryTimeout``) and capped in size (``ResultTooLarge``).
         """
 
-        def serialize(raw: object) -> Result:
-            kind = result_kind(raw)
+        def choose(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat:
             fmt = _resolve_format(kind, format)
             if kind == "graph" and not isinstance(fmt, ox.RdfFormat):
                 raise InvalidParameter("format", f"{fmt.name} is for SELECT/ASK results")
             if kind != "graph" and not isinstance(fmt, ox.QueryResultsFormat):
                 raise InvalidParameter("format", f"{fmt.name} is for CONSTRUCT/DESCRIBE")
-            return Result(kind, fmt, raw.serialize(format=fmt))  # type: ignore[attr-defined]
+            return fmt
 
-        return self.run(sparql, serialize, **options)  # type: ignore[arg-type]
+        if self._pool is None:
+            def serialize(raw: object) -> Result:
+                kind = result_kind(raw)
+                fmt = choose(kind)
+                return Result(kind, fmt, raw.serialize(format=fmt))  # type: ignore[attr-defined]
+
+            return self.run(sparql, serialize, default_graph=default_graph,
+                            named_graphs=named_graphs, bindings=bindings)
+        self.check_query(sparql)
+        if bindings:
+            sparql = bind_values(sparql, bindings)
+        with _engine_errors():
+            return self._pool.query(sparql, choose, default_graph=default_graph,
+                                    named_graphs=named_graphs)
+
+    def start_query_workers(self, size: int | None = None) -> None:
+        """From now on, run ``query`` in ``size`` worker processes (``settings.query_workers``
+        by default) that are killed at ``settings.query_timeout``: what the server does. A
+        no-op for a remote store (the remote server has its own limits) or a size of 0."""
+        size = self.settings.query_workers if size is None else size
+        if self._pool is not None or size < 1 or not self.is_local:
+            return
+        from kb.workers import QueryPool
+
+        self._pool = QueryPool(self, size=size, timeout=self.settings.query_timeout,
+                               max_result_bytes=self.settings.max_result_bytes)
 
     def select(self, sparql: str, **bindings: Node) -> list[Row]:
         """SELECT rows as dicts of rdflib terms (unbound variables left out)."""
@@ -424,6 +457,17 @@ def bind_values(sparql: str, bindings: Mapping[str, object]) -> str:
     else:
         raise InvalidParameter(next(iter(bindings)), "the query has no WHERE group to bind in")
     return f"{sparql[:at]} {block}{sparql[at:].lstrip()}"
+
+
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """The engine's exceptions as kb errors (a syntax error with its line and column)."""
+    try:
+        yield
+    except SyntaxError as e:
+        raise _query_error(e) from None
+    except (OSError, RuntimeError, ValueError, TypeError) as e:
+        raise QueryError(f"The query failed: {e}") from e
 
 
 def _query_error(e: SyntaxError, *, kind: str = "query") -> QueryError:

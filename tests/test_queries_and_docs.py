@@ -54,3 +54,20 @@ def test_api_docs_work_offline(server: str, page) -> None:
     p.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
     assert "medsupply-kb" in p.text_content(".swagger-ui .info .title")
     assert log.off_host == []
+
+
+def test_a_saved_query_over_the_row_limit_says_it_was_cut(tmp_path) -> None:
+    store = tmp_path / "store"
+    assert run_kb("load", "--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE), store=store).returncode == 0
+    assert run_kb("load", str(DATA_DIR), store=store).returncode == 0
+    with serve(store, max_rows="3") as url:
+        r = httpx.get(f"{url}/queries/cq33-incidents-per-country")
+        body = r.json()
+        assert body["truncated"] is True and len(body["rows"]) == 3
+        assert r.headers["x-truncated"] == "3"
+        html = httpx.get(f"{url}/queries/cq33-incidents-per-country?_format=html").text
+        assert "Only the first 3 rows" in html and html.count("<tr>") == 4
+        csv_rows = httpx.get(f"{url}/queries/cq33-incidents-per-country?_format=csv").text
+        assert len(csv_rows.strip().splitlines()) == 4
+        small = httpx.get(f"{url}/queries/cq22-name-variant")
+        assert small.json()["truncated"] is False and "x-truncated" not in small.headers

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KB
+from api.deps import KB, SettingsDep
 from kb.bundled import COMPETENCY_DIR
 from kb.queries import SavedQuery, find, load_saved_queries, render
 from kb.store import KnowledgeBase
@@ -50,12 +50,17 @@ def _rdflib(term):
 
 
 @router.get("/{name}")
-async def run_query(request: Request, kb: KB, name: str) -> Response:
+async def run_query(request: Request, kb: KB, settings: SettingsDep, name: str) -> Response:
     """Run a saved query; query parameters override its `# param:` defaults. JSON by
-    default, CSV (`Accept: text/csv` or `_format=csv`), or an HTML table."""
+    default, CSV (`Accept: text/csv` or `_format=csv`), or an HTML table. At most
+    `KB_MAX_ROWS` rows: beyond, the answer says `"truncated": true` (JSON), shows a notice
+    (HTML) and carries the header `X-Truncated: <rows kept>` (all formats)."""
     q = find(saved(), name)
     params = {k: v for k, v in request.query_params.items() if not k.startswith("_")}
     columns, rows = await run_in_threadpool(_run, kb, q, params)
+    truncated = len(rows) > settings.max_rows
+    rows = rows[:settings.max_rows]
+    headers = {"X-Truncated": str(len(rows))} if truncated else {}
     fmt = request.query_params.get("_format") or (
         "csv" if "text/csv" in request.headers.get("accept", "") else
         "html" if "text/html" in request.headers.get("accept", "") else "json")
@@ -65,12 +70,14 @@ async def run_query(request: Request, kb: KB, name: str) -> Response:
         writer = csv.writer(out)
         writer.writerow(columns)
         writer.writerows(cells)
-        return Response(out.getvalue(), media_type="text/csv")
+        return Response(out.getvalue(), media_type="text/csv", headers=headers)
     if fmt == "html":
         from api.routers.pages import _headers, templates
 
         return templates.TemplateResponse(request, "query.html", {
-            "q": q, "columns": columns, "rows": cells}, headers=_headers())
-    return JSONResponse({**_describe(q), "columns": columns,
-                         "rows": [dict(zip(columns, r, strict=True)) for r in cells]})
+            "q": q, "columns": columns, "rows": cells, "truncated": truncated},
+            headers={**_headers(), **headers})
+    return JSONResponse({**_describe(q), "columns": columns, "truncated": truncated,
+                         "rows": [dict(zip(columns, r, strict=True)) for r in cells]},
+                        headers=headers)
 

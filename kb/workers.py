@@ -1,0 +1,368 @@
+"""Queries in worker processes that can be killed: the server's query timeout.
+
+Neither pyoxigraph nor rdflib can stop a running query from Python, and a query the engine
+cannot handle may take its process down. So the server runs queries in a pool of worker
+processes, each reading a snapshot of the store:
+
+* the snapshot of an on-disk store is a RocksDB checkpoint (``Store.backup``: hard links to
+  immutable files, about a millisecond at any size), opened read-only by the workers; nobody
+  writes into it, so readers never see a half-done write. An in-memory store is dumped to an
+  N-Quads file that each worker loads;
+* a new snapshot is taken on the first query after a write (``KnowledgeBase.generation``), so
+  a client reads its own writes;
+* the worker runs the query on a large-stack thread, serializes the answer with the engine
+  (no per-row Python) into a buffer capped at ``max_result_bytes`` and sends the bytes back;
+* past the timeout the worker is killed, the request gets ``QueryTimeout`` (HTTP 503), and a
+  fresh worker takes its place; a worker that dies on a query is replaced the same way.
+
+Only ``KnowledgeBase.query`` (serialized answers, the SPARQL protocol's path) goes through the
+pool; the library's own queries (pages, views, analytics) run in process.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyoxigraph as ox
+
+from kb.errors import KbError, QueryError, QueryTimeout, ResultTooLarge
+
+if TYPE_CHECKING:
+    from kb.store import KnowledgeBase, Result
+
+KINDS = ("select", "ask", "graph")
+# The worker's answers: ("ok", kind, media type, bytes), ("format", kind), ("too-large",) and
+# ("error", exception).
+Reply = tuple
+
+
+class QueryPool:
+    """``size`` worker processes answering ``kb``'s queries, each stopped after ``timeout``
+    seconds. Use ``query``; ``close`` stops the workers and removes the snapshots."""
+
+    def __init__(self, kb: KnowledgeBase, *, size: int, timeout: float,
+                 max_result_bytes: int) -> None:
+        if size < 1:
+            raise ValueError("a query pool needs at least one worker")
+        self.kb = kb
+        self.size = size
+        self.timeout = timeout
+        self.max_result_bytes = max_result_bytes
+        self._context = multiprocessing.get_context("spawn")  # no copy of the server's threads
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._snapshot_lock = threading.Lock()
+        self._snapshot: tuple[int, str, str] | None = None  # (generation, kind, path)
+        self._snapshots = _snapshot_folder(kb)
+        self._numbers = itertools.count()
+        self._closed = False
+        self._workers: set[_Worker] = set()  # alive, idle or busy
+        for _ in range(size):
+            self._idle.put(self._start())
+
+    # --- snapshots -------------------------------------------------------------------------
+
+    def _current_snapshot(self) -> tuple[str, str]:
+        """The snapshot of the store as it is now, taken when a write happened since the
+        last one. Old snapshots stay until no worker can still be reading them."""
+        from kb.store import run_in_engine_thread
+
+        with self._snapshot_lock:
+            generation = self.kb.generation
+            if self._snapshot is None or self._snapshot[0] != generation:
+                target = self._snapshots / f"{next(self._numbers):06d}"
+                with self.kb._write_lock:  # no write between the generation and the copy
+                    generation = self.kb.generation
+                    backend = self.kb.backend
+                    if backend.path is not None:  # type: ignore[union-attr]
+                        run_in_engine_thread(backend.store.backup, str(target))  # type: ignore[union-attr]
+                        kind = "rocksdb"
+                    else:
+                        target = target.with_suffix(".nq")
+                        with target.open("wb") as out:
+                            run_in_engine_thread(backend.dump, out, ox.RdfFormat.N_QUADS, None)  # type: ignore[union-attr]
+                        kind = "nquads"
+                self._snapshot = (generation, kind, str(target))
+                self._prune(keep=target)
+            return self._snapshot[1], self._snapshot[2]
+
+    def _prune(self, keep: Path) -> None:
+        """Remove the snapshots no worker has open."""
+        in_use = {keep.name} | {Path(w.snapshot).name for w in list(self._workers) if w.snapshot}
+        for path in self._snapshots.iterdir():
+            if path.name not in in_use:
+                _remove(path)
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def query(self, sparql: str, format: Callable[[str], object], *,
+              default_graph: list[str] | None = None,
+              named_graphs: list[str] | None = None) -> Result:
+        """Run ``sparql`` in a worker; ``format(kind)`` picks the engine format per result
+        kind (it may raise, e.g. when nothing acceptable fits).
+
+        Raises:
+            QueryTimeout: the query ran past the timeout (it was stopped), or every worker
+                stayed busy for that long.
+            ResultTooLarge: the serialized answer is larger than ``max_result_bytes``.
+            QueryError: the query failed, or its worker died running it.
+        """
+        from kb.store import Result
+
+        media: dict[str, str] = {}
+        refusals: dict[str, Exception] = {}
+        for kind in KINDS:
+            try:
+                media[kind] = format(kind).media_type  # type: ignore[attr-defined]
+            except KbError as e:
+                refusals[kind] = e
+        deadline = time.monotonic() + self.timeout
+        snapshot = self._current_snapshot()
+        worker = self._take(deadline)
+        try:
+            reply = worker.ask((snapshot, sparql, media, default_graph, named_graphs,
+                                self.max_result_bytes), deadline - time.monotonic())
+        except _WorkerLost as lost:
+            self._replace(worker)
+            if lost.timed_out:
+                raise QueryTimeout(
+                    f"Query timeout: the query ran longer than the {self.timeout:g} s limit "
+                    "and was stopped. "
+                    "Narrow it (a LIMIT, more specific patterns) and try again."
+                ) from None
+            raise QueryError(
+                "The query engine's worker process died running this query (the server is "
+                "fine); the query is probably too deeply nested or too large for the engine."
+            ) from None
+        self._idle.put(worker)
+        status = reply[0]
+        if status == "ok":
+            _, kind, media_type, data = reply
+            fmt = _format(kind, media_type)
+            return Result(kind, fmt, data)
+        if status == "format":
+            raise refusals[reply[1]]
+        if status == "too-large":
+            raise ResultTooLarge(
+                f"The answer is larger than the {self.max_result_bytes:,} bytes a query may "
+                "return here; add a LIMIT (and OFFSET to page), or use /export for dumps."
+            )
+        raise reply[1]
+
+    def _take(self, deadline: float) -> _Worker:
+        try:
+            return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise QueryTimeout(
+                f"Query timeout: all {self.size} query workers stayed busy for "
+                f"{self.timeout:g} s; try again later."
+            ) from None
+
+    def _start(self) -> _Worker:
+        worker = _Worker(self._context)
+        self._workers.add(worker)
+        return worker
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker`` and start another in the background (the caller does not wait)."""
+        worker.kill()
+        self._workers.discard(worker)
+        if self._closed:
+            return
+
+        def start() -> None:
+            fresh = self._start()
+            if self._closed:
+                fresh.kill()
+            else:
+                self._idle.put(fresh)
+
+        threading.Thread(target=start, name="kb-worker-start", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop every worker (waiting for none) and remove the snapshots."""
+        self._closed = True
+        for worker in list(self._workers):
+            worker.stop()
+        self._workers.clear()
+        shutil.rmtree(self._snapshots, ignore_errors=True)
+
+
+class _WorkerLost(Exception):
+    def __init__(self, timed_out: bool) -> None:
+        self.timed_out = timed_out
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, context: multiprocessing.context.SpawnContext) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=serve, args=(child,), name="kb-query-worker",
+                                       daemon=True)
+        self.process.start()
+        child.close()
+        self.snapshot: str | None = None
+
+    def ask(self, request: tuple, timeout: float) -> Reply:
+        self.snapshot = request[0][1]
+        try:
+            self.conn.send(request)
+            if not self.conn.poll(max(0.0, timeout)):
+                raise _WorkerLost(timed_out=True)
+            return self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            raise _WorkerLost(timed_out=False) from None
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(2)
+        self.conn.close()
+
+
+def _format(kind: str, media_type: str) -> ox.RdfFormat | ox.QueryResultsFormat:
+    cls = ox.RdfFormat if kind == "graph" else ox.QueryResultsFormat
+    fmt = cls.from_media_type(media_type)
+    assert fmt is not None, media_type
+    return fmt
+
+
+def _snapshot_folder(kb: KnowledgeBase) -> Path:
+    """``<store>.snapshots`` next to an on-disk store (hard links need the same file system;
+    only the process holding the store's lock uses it, so leftovers of a killed server are
+    cleared), or a new temporary folder for an in-memory store."""
+    path = getattr(kb.backend, "path", None)
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="kb-snapshots-"))
+    folder = Path(path).with_name(Path(path).name + ".snapshots")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+# --- the worker process -----------------------------------------------------------------------
+
+
+class _CappedBuffer(io.BytesIO):
+    """A buffer that refuses to grow past ``limit`` bytes (the engine stops serializing)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.overflowed = False
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self.limit:
+            self.overflowed = True
+            raise OSError("answer too large")
+        return super().write(data)
+
+
+def serve(conn: Connection) -> None:
+    """The worker process: answer requests from ``conn`` until it closes or sends None."""
+    from kb.store import ENGINE_STACK_BYTES
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a killed server takes its workers with it, mid-query or not
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+    threading.stack_size(ENGINE_STACK_BYTES)  # deep queries need a deep stack
+    thread = threading.Thread(target=_serve_requests, args=(conn,), name="kb-query")
+    thread.start()
+    thread.join()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _serve_requests(conn: Connection) -> None:
+    stores: dict[str, ox.Store] = {}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        (kind, path), text, media, default_graph, named_graphs, limit = request
+        if path not in stores:
+            stores.clear()  # the previous snapshot is no longer needed
+            stores[path] = _open_snapshot(kind, path)
+        conn.send(_answer(stores[path], text, media, default_graph, named_graphs, limit))
+
+
+def _open_snapshot(kind: str, path: str) -> ox.Store:
+    if kind == "rocksdb":
+        return ox.Store.read_only(path)
+    store = ox.Store()
+    store.bulk_load(path=path, format=ox.RdfFormat.N_QUADS)
+    return store
+
+
+def _answer(store: ox.Store, text: str, media: Mapping[str, str],
+            default_graph: list[str] | None, named_graphs: list[str] | None,
+            limit: int) -> Reply:
+    from kb.backends import query_store
+    from kb.store import result_kind
+
+    try:
+        raw = query_store(store, text, default_graph=default_graph, named_graphs=named_graphs)
+        kind = result_kind(raw)
+        if kind not in media:
+            return ("format", kind)
+        out = _CappedBuffer(limit)
+        try:
+            raw.serialize(out, format=_format(kind, media[kind]))  # type: ignore[attr-defined]
+        except OSError:
+            if out.overflowed:
+                return ("too-large",)
+            raise
+        return ("ok", kind, media[kind], out.getvalue())
+    except Exception as e:  # sent back and raised in the server, like an in-process error
+        return ("error", _sendable(e))
+
+
+def _sendable(e: Exception) -> Exception:
+    """``e`` without its traceback (whose frames hold engine objects), as a type the server
+    process maps the same way it maps its own engine errors."""
+    if isinstance(e, SyntaxError):
+        copy = SyntaxError(e.msg)
+        copy.lineno, copy.offset = e.lineno, e.offset
+        return copy
+    if isinstance(e, KbError | OSError | ValueError | TypeError | RuntimeError):
+        try:
+            return type(e)(*e.args)
+        except TypeError:
+            pass
+    return RuntimeError(str(e))

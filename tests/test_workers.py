@@ -1,0 +1,179 @@
+"""Queries in killable worker processes (kb.workers): the same answers as in process, read
+your own writes, stopped at the timeout, a crashing query costs one worker, not the server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kb.errors import InvalidParameter, QueryError, QueryTimeout, ResultTooLarge
+from kb.store import KnowledgeBase
+from tests.conftest import serve
+
+DATA = """
+INSERT DATA { GRAPH <urn:g:people> {
+  <urn:p:ada> <urn:v:name> "Ada" ; <urn:v:knows> <urn:p:bob> .
+  <urn:p:bob> <urn:v:name> "Bob" .
+} }
+"""
+
+# Seven unbound patterns: on ten triples, 10^7 rows to count (seconds of work for the engine).
+RUNAWAY = ("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . "
+           "?m ?n2 ?o . ?q ?r ?t . ?u ?v ?w . ?x ?y ?z }")
+
+
+@pytest.fixture(params=["disk", "memory"])
+def kb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KnowledgeBase]:
+    store = str(tmp_path / "store") if request.param == "disk" else "memory"
+    with KnowledgeBase.open(store, query_timeout=1.5, max_result_bytes=4096) as kb:
+        kb.update(DATA)
+        kb.update("INSERT DATA { GRAPH <urn:g:more> { " + " ".join(
+            f"<urn:n:{i}> <urn:v:value> {i} ." for i in range(8)) + " } }")
+        kb.start_query_workers(2)
+        yield kb
+
+
+QUERIES = [
+    ("SELECT ?n WHERE { ?p <urn:v:name> ?n } ORDER BY ?n", "json"),
+    ("SELECT ?n WHERE { ?p <urn:v:name> ?n } ORDER BY ?n", "csv"),
+    ("SELECT ?n WHERE { ?p <urn:v:name> ?n } ORDER BY ?n", "xml"),
+    ("ASK { <urn:p:ada> <urn:v:knows> ?x }", "json"),
+    ("CONSTRUCT { ?s <urn:v:label> ?n } WHERE { ?s <urn:v:name> ?n } ORDER BY ?s", "nt"),
+]
+
+
+@pytest.mark.parametrize(("sparql", "fmt"), QUERIES)
+def test_a_worker_answers_what_the_process_answers(kb: KnowledgeBase, sparql: str,
+                                                   fmt: str) -> None:
+    pooled = kb.query(sparql, format=fmt)
+    pool, kb._pool = kb._pool, None
+    try:
+        local = kb.query(sparql, format=fmt)
+    finally:
+        kb._pool = pool
+    assert (pooled.kind, pooled.media_type, pooled.data) == (local.kind, local.media_type,
+                                                             local.data)
+    assert pooled.data  # something was answered
+
+
+def test_dataset_options_reach_the_worker(kb: KnowledgeBase) -> None:
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    assert b"11" in kb.query(count, format="csv").data  # the union of both graphs
+    assert b"3" in kb.query(count, format="csv", default_graph=["urn:g:people"]).data
+    named = kb.query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 1", format="csv",
+                     named_graphs=["urn:g:more"])
+    assert b"urn:g:more" in named.data and b"people" not in named.data
+
+
+def test_a_client_reads_its_own_writes(kb: KnowledgeBase) -> None:
+    ask = "ASK { <urn:p:cy> <urn:v:name> 'Cy' }"
+    assert b"false" in kb.query(ask).data
+    kb.update("INSERT DATA { GRAPH <urn:g:people> { <urn:p:cy> <urn:v:name> 'Cy' } }")
+    assert b"true" in kb.query(ask).data
+    kb.update("DROP GRAPH <urn:g:people>")
+    assert b"false" in kb.query(ask).data
+
+
+def test_errors_come_back_as_in_process(kb: KnowledgeBase) -> None:
+    bad = "SELECT * WHERE {\n  ?s ?p }"
+    with pytest.raises(QueryError) as pooled:
+        kb.query(bad)
+    pool, kb._pool = kb._pool, None
+    try:
+        with pytest.raises(QueryError) as local:
+            kb.query(bad)
+    finally:
+        kb._pool = pool
+    assert str(pooled.value) == str(local.value)
+    assert pooled.value.line == 2 and pooled.value.column is not None
+    with pytest.raises(InvalidParameter, match="format"):
+        kb.query("CONSTRUCT WHERE { ?s ?p ?o }", format="csv")
+
+
+def test_a_runaway_query_is_stopped_and_the_pool_recovers(kb: KnowledgeBase) -> None:
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout, match=r"1\.5 s"):
+        kb.query(RUNAWAY)
+    assert time.monotonic() - started < 2.5
+    # the killed worker is replaced: both workers answer again
+    assert b"true" in kb.query("ASK { ?s ?p ?o }").data
+    deadline = time.monotonic() + 30
+    while kb._pool._idle.qsize() < 2 and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.05)
+    assert kb._pool._idle.qsize() == 2  # type: ignore[union-attr]
+
+
+def test_a_query_that_kills_its_worker_costs_only_that_worker(kb: KnowledgeBase) -> None:
+    # Past kb.safety's nesting limit (which refuses it up front), the engine itself
+    # overflows even a 256 MB stack: call the pool directly to get there.
+    deep = "SELECT * WHERE { FILTER(" + "(" * 200_000 + "1" + ")" * 200_000 + ") }"
+    with pytest.raises(QueryError, match="worker process died"):
+        kb._pool.query(deep, lambda kind: __import__("pyoxigraph").QueryResultsFormat.JSON)  # type: ignore[union-attr]
+    assert b"true" in kb.query("ASK { ?s ?p ?o }").data
+
+
+def test_an_answer_over_the_size_cap_is_refused(kb: KnowledgeBase) -> None:
+    big = "SELECT ?s ?p ?o ?x WHERE { ?s ?p ?o . ?a ?b ?x }"  # 121 rows, well over 4 KB
+    with pytest.raises(ResultTooLarge, match="4,096 bytes"):
+        kb.query(big)
+    assert kb.query("SELECT ?s WHERE { ?s ?p ?o } LIMIT 2").data
+
+
+def test_snapshots_go_away_with_the_pool(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    kb = KnowledgeBase.open(str(store))
+    kb.update(DATA)
+    kb.start_query_workers(1)
+    for _ in range(3):
+        kb.update("INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> <urn:c> } }")
+        kb.query("ASK { ?s ?p ?o }")
+    snapshots = tmp_path / "store.snapshots"
+    assert len(list(snapshots.iterdir())) <= 2  # the newest, and the one the worker has open
+    kb.close()
+    assert not snapshots.exists()
+
+
+def test_a_killed_server_takes_its_workers_along(tmp_path: Path) -> None:
+    """SIGKILL of the server leaves no worker behind, not even one in the middle of a
+    runaway query (each worker watches its parent)."""
+    store = tmp_path / "store"
+    with KnowledgeBase.open(str(store)) as kb:
+        kb.update(DATA)
+    before = set(_children(os.getpid()))
+    with serve(store, query_timeout="60") as url:
+        (server,) = set(_children(os.getpid())) - before
+        workers = _children(server)
+        assert len(workers) >= 1
+        busy = threading.Thread(target=_swallow, args=(url,), daemon=True)
+        busy.start()
+        time.sleep(1.0)  # the runaway query is running in a worker
+        os.kill(server, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _swallow(url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(f"{url}/sparql", params={"query": RUNAWAY}, timeout=30)
