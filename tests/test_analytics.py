@@ -40,6 +40,25 @@ def test_projection_keeps_literals_as_attributes(groups_kb: KnowledgeBase) -> No
     assert [d["label"] for d in edge.values()] == ["bridge"]
 
 
+def test_projection_built_fast_equals_networkx_own_build(bundled: KnowledgeBase) -> None:
+    """The entity graph fills networkx's adjacency dicts directly; the same nodes and edges
+    added through networkx's own methods give the same graph, both directions."""
+    import networkx as nx
+
+    fast = a.entity_graph(bundled)
+    slow = nx.MultiDiGraph()
+    slow.add_nodes_from(fast.nodes(data=True))
+    slow.add_edges_from(fast.edges(keys=True, data=True))
+    assert fast.number_of_edges() > 100
+    assert nx.utils.graphs_equal(fast, slow)
+    assert {n: dict(p) for n, p in fast.pred.items()} == {n: dict(p) for n, p in slow.pred.items()}
+    assert dict(fast.in_degree()) == dict(slow.in_degree())
+    china = "https://w3id.org/medsupply-kb/id/country/CN"
+    assert fast.nodes[china]["label"] == "China"
+    assert all(d["graphs"] == sorted(d["graphs"]) for _, d in fast.nodes(data=True))
+    assert sum(bool(d["graphs"]) for _, d in fast.nodes(data=True)) > 50
+
+
 def test_centralities_known_by_hand(groups_kb: KnowledgeBase) -> None:
     g = a.entity_graph(groups_kb)
     degree = a.centrality(g, "degree")
