@@ -387,11 +387,10 @@ def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
 
 # --- trade flows -----------------------------------------------------------------------------
 
-FLOWS = f"""
-PREFIX ms: <{MS}>
-PREFIX qudt: <http://qudt.org/schema/qudt/>
-PREFIX schema: <https://schema.org/>
-SELECT DISTINCT ?x ?kind ?from ?to ?product ?quantity ?value ?currency ?start WHERE {{
+# Trade-flow records, once each however many sources describe them: the kind of flow, its
+# ends, product, quantity, value and currency, and date.
+FLOW_RECORDS = f"""SELECT DISTINCT ?x ?kind ?from ?to ?product ?quantity ?value ?currency ?start
+WHERE {{
   {{ ?x a ms:Shipment ; ms:origin ?from ; ms:destination ?to . BIND("shipment" AS ?kind)
      OPTIONAL {{ ?x ms:date ?start }} }}
   UNION
@@ -405,6 +404,19 @@ SELECT DISTINCT ?x ?kind ?from ?to ?product ?quantity ?value ?currency ?start WH
   OPTIONAL {{ ?x ms:quantity/qudt:numericValue ?quantity }}
   OPTIONAL {{ ?x ms:tradeValue [ schema:value ?value ; schema:currency ?currency ] }}
 }}"""
+
+#: The records summed by the engine, one row per edge and currency (``?values`` counts the
+#: records with a trade value); ``{filters}`` select records by product and date.
+FLOW_TOTALS = f"""PREFIX ms: <{MS}>
+PREFIX qudt: <http://qudt.org/schema/qudt/>
+PREFIX schema: <https://schema.org/>
+SELECT ?kind ?from ?to ?product ?currency (COUNT(*) AS ?count)
+  (SUM(COALESCE(?quantity, 0)) AS ?quantities) (COUNT(?value) AS ?values)
+  (SUM(COALESCE(?value, 0)) AS ?value_sum)
+WHERE {{
+  {{ {FLOW_RECORDS} }}
+  {{filters}}
+}} GROUP BY ?kind ?from ?to ?product ?currency"""
 
 
 def flow_graph(kb: Any, *, product: str | None = None, start: str | None = None,
@@ -434,25 +446,29 @@ def flow_graph(kb: Any, *, product: str | None = None, start: str | None = None,
 
 def _flow_graph(kb: Any, product: str | None, start: str | None,
                 end: str | None) -> nx.MultiDiGraph:
+    filters, bindings = [], {}
+    if product:
+        filters.append("FILTER(?product = ?only_product)")
+        bindings["only_product"] = ox.NamedNode(product)
+    if start:
+        filters.append("FILTER(!BOUND(?start) || STR(?start) >= ?from_date)")
+        bindings["from_date"] = ox.Literal(start)
+    if end:
+        filters.append("FILTER(!BOUND(?start) || STR(?start) <= ?to_date)")
+        bindings["to_date"] = ox.Literal(end)
     sums: dict[tuple[str, str, str, str], dict[str, float]] = {}
 
     def handle(row: Any) -> None:
-        prod = row["product"].value if row["product"] is not None else ""
-        when = row["start"].value if row["start"] is not None else ""
-        if product and prod != product:
-            return
-        if (start and when and when < start) or (end and when and when > end):
-            return
-        key = (row["kind"].value, row["from"].value, row["to"].value, prod)
+        kind, source, target, prod, currency, count, quantity, values, value = row
+        key = (kind.value, source.value, target.value, prod.value if prod is not None else "")
         agg = sums.setdefault(key, {"quantity": 0.0, "count": 0})
-        agg["count"] += 1
-        if row["quantity"] is not None:
-            agg["quantity"] += float(row["quantity"].value)
-        if row["value"] is not None:
-            currency = f"value_{row['currency'].value if row['currency'] is not None else ''}"
-            agg[currency] = agg.get(currency, 0.0) + float(row["value"].value)
+        agg["count"] += int(count.value)
+        agg["quantity"] += float(quantity.value)
+        if int(values.value):
+            name = f"value_{currency.value if currency is not None else ''}"
+            agg[name] = agg.get(name, 0.0) + float(value.value)
 
-    _stream(kb, FLOWS, handle)
+    _stream(kb, FLOW_TOTALS.replace("{filters}", "\n  ".join(filters)), handle, **bindings)
     g = nx.MultiDiGraph()
     for (kind, source, target, prod), agg in sums.items():
         _new_node(g, source)
