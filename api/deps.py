@@ -10,11 +10,13 @@ from kb.settings import Settings
 from kb.store import KnowledgeBase
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+# Both are ``async`` so that FastAPI calls them on the event loop: a plain ``def`` dependency
+# costs a hop through the thread pool on every request.
+async def get_kb(request: Request) -> KnowledgeBase:
     return request.app.state.kb
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

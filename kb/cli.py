@@ -709,9 +709,11 @@ def viz_ontology(obj: _Context, output: Path) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log every request (costs about 0.2 ms a request).")
 @pass_context
 @_fail_on_kb_error
-def serve(obj: _Context, host: str, port: int) -> None:
+def serve(obj: _Context, host: str, port: int, access_log: bool) -> None:
     """Serve the SPARQL endpoint, the pages and the API over HTTP."""
     import uvicorn
 
@@ -722,7 +724,7 @@ def serve(obj: _Context, host: str, port: int) -> None:
     try:
         kb.start_query_workers()
         click.echo(f"Serving {obj.settings.store} on http://{host}:{port}/", err=True)
-        uvicorn.run(create_app(kb), host=host, port=port, log_level="info",
+        uvicorn.run(create_app(kb), host=host, port=port, log_level="info", access_log=access_log,
                     timeout_graceful_shutdown=5,
                     http=protocol_with_header_timeout(obj.settings.header_timeout))
     finally:

@@ -449,7 +449,10 @@ def _flow_graph(kb: Any, product: str | None, start: str | None,
     filters, bindings = [], {}
     if product:
         filters.append("FILTER(?product = ?only_product)")
-        bindings["only_product"] = ox.NamedNode(product)
+        try:
+            bindings["only_product"] = ox.NamedNode(product)
+        except ValueError as e:
+            raise InvalidParameter("product", f"{product!r} is not an IRI: {e}") from None
     if start:
         filters.append("FILTER(!BOUND(?start) || STR(?start) >= ?from_date)")
         bindings["from_date"] = ox.Literal(start)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import traceback
@@ -81,6 +82,18 @@ def _resolve_format(kind: str, choice: FormatChoice) -> ox.QueryResultsFormat | 
     if isinstance(choice, ox.QueryResultsFormat | ox.RdfFormat):
         return choice
     return rdf_format(str(choice)) if kind == "graph" else results_format(str(choice))
+
+
+def _checked_format(choice: FormatChoice) -> Callable[[str], ox.QueryResultsFormat | ox.RdfFormat]:
+    """The engine format for each result kind, refusing one made for the other kinds."""
+    def choose(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat:
+        fmt = _resolve_format(kind, choice)
+        if kind == "graph" and not isinstance(fmt, ox.RdfFormat):
+            raise InvalidParameter("format", f"{fmt.name} is for SELECT/ASK results")
+        if kind != "graph" and not isinstance(fmt, ox.QueryResultsFormat):
+            raise InvalidParameter("format", f"{fmt.name} is for CONSTRUCT/DESCRIBE")
+        return fmt
+    return choose
 
 
 @dataclass(frozen=True)
@@ -268,18 +281,10 @@ class KnowledgeBase:
         timeout (``QueryTimeout``) and capped in size (``ResultTooLarge``).
         """
 
-        def choose(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat:
-            fmt = _resolve_format(kind, format)
-            if kind == "graph" and not isinstance(fmt, ox.RdfFormat):
-                raise InvalidParameter("format", f"{fmt.name} is for SELECT/ASK results")
-            if kind != "graph" and not isinstance(fmt, ox.QueryResultsFormat):
-                raise InvalidParameter("format", f"{fmt.name} is for CONSTRUCT/DESCRIBE")
-            return fmt
-
         if self._pool is None:
             def serialize(raw: object) -> Result:
                 kind = result_kind(raw)
-                fmt = choose(kind)
+                fmt = _checked_format(format)(kind)
                 return Result(kind, fmt, raw.serialize(format=fmt))  # type: ignore[attr-defined]
 
             return self.run(sparql, serialize, default_graph=default_graph,
@@ -288,8 +293,23 @@ class KnowledgeBase:
         if bindings:
             sparql = bind_values(sparql, bindings)
         with _engine_errors():
-            return self._pool.query(sparql, choose, default_graph=default_graph,
+            return self._pool.query(sparql, _checked_format(format), default_graph=default_graph,
                                     named_graphs=named_graphs)
+
+    async def query_async(self, sparql: str, *, format: FormatChoice = None,
+                          default_graph: list[str] | None = None,
+                          named_graphs: list[str] | None = None) -> Result:
+        """``query`` for an event loop (the server): with query workers the answer is awaited
+        without tying up a thread; without, ``query`` runs on a thread."""
+        if self._pool is None:
+            return await asyncio.to_thread(self.query, sparql, format=format,
+                                           default_graph=default_graph,
+                                           named_graphs=named_graphs)
+        self.check_query(sparql)
+        with _engine_errors():
+            return await self._pool.query_async(sparql, _checked_format(format),
+                                                default_graph=default_graph,
+                                                named_graphs=named_graphs)
 
     def start_query_workers(self, size: int | None = None) -> None:
         """From now on, run ``query`` in ``size`` worker processes (``settings.query_workers``

@@ -21,6 +21,7 @@ pool; the library's own queries (pages, views, analytics) run in process.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import multiprocessing
@@ -31,7 +32,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,9 +46,11 @@ if TYPE_CHECKING:
     from kb.store import KnowledgeBase, Result
 
 KINDS = ("select", "ask", "graph")
-# The worker's answers: ("ok", kind, media type, bytes), ("format", kind), ("too-large",) and
-# ("error", exception).
+# The worker's answers: ("ok", kind, media type, size) followed by the answer's bytes,
+# ("format", kind), ("too-large",) and ("error", exception).
 Reply = tuple
+#: Answers smaller than this are read on the event loop; larger ones on a thread.
+INLINE_BYTES = 256 * 1024
 
 
 class QueryPool:
@@ -119,8 +123,32 @@ class QueryPool:
             ResultTooLarge: the serialized answer is larger than ``max_result_bytes``.
             QueryError: the query failed, or its worker died running it.
         """
-        from kb.store import Result
+        request, refusals, deadline = self._request(sparql, format, default_graph, named_graphs)
+        worker = self._take(deadline)
+        with self._lost(worker):
+            reply = worker.ask(request, deadline - time.monotonic())
+        return self._result(worker, reply, refusals)
 
+    async def query_async(self, sparql: str, format: Callable[[str], object], *,
+                          default_graph: list[str] | None = None,
+                          named_graphs: list[str] | None = None) -> Result:
+        """``query`` for an event loop: waits for the worker's answer without a thread."""
+        request, refusals, deadline = self._request(sparql, format, default_graph, named_graphs)
+        try:
+            worker = self._idle.get_nowait()
+        except queue.Empty:
+            worker = await asyncio.to_thread(self._take, deadline)
+        try:
+            with self._lost(worker):
+                reply = await worker.ask_async(request, deadline - time.monotonic())
+        except asyncio.CancelledError:  # the client went away: its answer is not wanted
+            self._replace(worker)
+            raise
+        return self._result(worker, reply, refusals)
+
+    def _request(self, sparql: str, format: Callable[[str], object],
+                 default_graph: list[str] | None, named_graphs: list[str] | None,
+                 ) -> tuple[tuple, dict[str, Exception], float]:
         media: dict[str, str] = {}
         refusals: dict[str, Exception] = {}
         for kind in KINDS:
@@ -129,29 +157,36 @@ class QueryPool:
             except KbError as e:
                 refusals[kind] = e
         deadline = time.monotonic() + self.timeout
-        snapshot = self._current_snapshot()
-        worker = self._take(deadline)
+        request = (self._current_snapshot(), sparql, media, default_graph, named_graphs,
+                   self.max_result_bytes)
+        return request, refusals, deadline
+
+    @contextmanager
+    def _lost(self, worker: _Worker) -> Iterator[None]:
+        """A worker that timed out or died is replaced, and the error says which."""
         try:
-            reply = worker.ask((snapshot, sparql, media, default_graph, named_graphs,
-                                self.max_result_bytes), deadline - time.monotonic())
+            yield
         except _WorkerLost as lost:
             self._replace(worker)
             if lost.timed_out:
                 raise QueryTimeout(
                     f"Query timeout: the query ran longer than the {self.timeout:g} s limit "
-                    "and was stopped. "
-                    "Narrow it (a LIMIT, more specific patterns) and try again."
+                    "and was stopped. Narrow it (a LIMIT, more specific patterns) and try "
+                    "again."
                 ) from None
             raise QueryError(
                 "The query engine's worker process died running this query (the server is "
                 "fine); the query is probably too deeply nested or too large for the engine."
             ) from None
+
+    def _result(self, worker: _Worker, reply: Reply, refusals: dict[str, Exception]) -> Result:
+        from kb.store import Result
+
         self._idle.put(worker)
         status = reply[0]
         if status == "ok":
             _, kind, media_type, data = reply
-            fmt = _format(kind, media_type)
-            return Result(kind, fmt, data)
+            return Result(kind, _format(kind, media_type), data)
         if status == "format":
             raise refusals[reply[1]]
         if status == "too-large":
@@ -222,9 +257,35 @@ class _Worker:
             self.conn.send(request)
             if not self.conn.poll(max(0.0, timeout)):
                 raise _WorkerLost(timed_out=True)
-            return self.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+            reply = self.conn.recv()
+            if reply[0] == "ok":  # the answer's bytes follow, unpickled
+                reply = (*reply[:3], self.conn.recv_bytes())
+            return reply
+        except (EOFError, OSError):
             raise _WorkerLost(timed_out=False) from None
+
+    async def ask_async(self, request: tuple, timeout: float) -> Reply:
+        self.snapshot = request[0][1]
+        loop = asyncio.get_running_loop()
+        readable = loop.create_future()
+        fd = self.conn.fileno()
+        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+        try:
+            self.conn.send(request)
+            await asyncio.wait_for(readable, max(0.0, timeout))
+            reply = self.conn.recv()  # a small header, already in the pipe
+            if reply[0] == "ok":
+                _, _, _, size = reply
+                data = (self.conn.recv_bytes() if size < INLINE_BYTES
+                        else await asyncio.to_thread(self.conn.recv_bytes))
+                reply = (*reply[:3], data)
+            return reply
+        except TimeoutError:
+            raise _WorkerLost(timed_out=True) from None
+        except (EOFError, OSError):
+            raise _WorkerLost(timed_out=False) from None
+        finally:
+            loop.remove_reader(fd)
 
     def kill(self) -> None:
         self.process.kill()
@@ -319,7 +380,12 @@ def _serve_requests(conn: Connection) -> None:
         if path not in stores:
             stores.clear()  # the previous snapshot is no longer needed
             stores[path] = _open_snapshot(kind, path)
-        conn.send(_answer(stores[path], text, media, default_graph, named_graphs, limit))
+        reply = _answer(stores[path], text, media, default_graph, named_graphs, limit)
+        if reply[0] == "ok":  # a small header, then the bytes as they are
+            conn.send((*reply[:3], len(reply[3])))
+            conn.send_bytes(reply[3])
+        else:
+            conn.send(reply)
 
 
 def _open_snapshot(kind: str, path: str) -> ox.Store:

@@ -22,9 +22,10 @@ RDFLIB_NAMES = {"Turtle": "turtle", "N-Triples": "nt", "JSON-LD": "json-ld",
                 "RDF/XML": "xml", "TriG": "trig", "N-Quads": "nquads", "N3": "n3"}
 
 
-def _run_query(kb: KnowledgeBase, query: str, accept: str | None, format_name: str | None,
-               default_graph: list[str], named: list[str]) -> Response:
-    result = kb.query(
+async def _run_query(kb: KnowledgeBase, query: str, accept: str | None,
+                     format_name: str | None, default_graph: list[str],
+                     named: list[str]) -> Response:
+    result = await kb.query_async(
         query, format=lambda kind: negotiation.choose(kind, accept, format_name),
         default_graph=default_graph or None, named_graphs=named or None,
     )
@@ -82,8 +83,8 @@ async def sparql_get(request: Request, kb: KB) -> Response:
     query = params.get("query")
     if query is None:
         return await run_in_threadpool(_describe_service, kb, request)
-    return await run_in_threadpool(
-        _run_query, kb, query, request.headers.get("accept"), params.get("format"),
+    return await _run_query(
+        kb, query, request.headers.get("accept"), params.get("format"),
         params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
 
 
@@ -118,5 +119,5 @@ async def sparql_post(request: Request, kb: KB, settings: SettingsDep) -> Respon
         await run_in_threadpool(kb.update, update)
         return Response(status_code=204)
     assert query is not None
-    return await run_in_threadpool(_run_query, kb, query, request.headers.get("accept"),
-                                   params.get("format"), defaults, named)
+    return await _run_query(kb, query, request.headers.get("accept"), params.get("format"),
+                            defaults, named)
