@@ -40,6 +40,9 @@ class Settings:
         "help": "longest accepted update text, in bytes (bulk data goes through kb load)"})
     max_body_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "KB_MAX_BODY_BYTES",
         "help": "largest accepted HTTP request body, in bytes"})
+    result_cache_bytes: int = field(default=64 * 1024 * 1024, metadata={
+        "env": "KB_RESULT_CACHE_BYTES", "help":
+        "memory for /sparql answers kept until the next write (0: no cache)"})
     max_rows: int = field(default=10_000, metadata={"env": "KB_MAX_ROWS", "help":
         "most rows a SELECT answer holds in pages and JSON views of the server"})
     header_timeout: float = field(default=10.0, metadata={"env": "KB_HEADER_TIMEOUT", "help":

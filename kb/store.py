@@ -321,7 +321,8 @@ class KnowledgeBase:
         from kb.workers import QueryPool
 
         self._pool = QueryPool(self, size=size, timeout=self.settings.query_timeout,
-                               max_result_bytes=self.settings.max_result_bytes)
+                               max_result_bytes=self.settings.max_result_bytes,
+                               cache_bytes=self.settings.result_cache_bytes)
 
     def select(self, sparql: str, **bindings: Node) -> list[Row]:
         """SELECT rows as dicts of rdflib terms (unbound variables left out)."""

@@ -13,7 +13,10 @@ processes, each reading a snapshot of the store:
 * the worker runs the query on a large-stack thread, serializes the answer with the engine
   (no per-row Python) into a buffer capped at ``max_result_bytes`` and sends the bytes back;
 * past the timeout the worker is killed, the request gets ``QueryTimeout`` (HTTP 503), and a
-  fresh worker takes its place; a worker that dies on a query is replaced the same way.
+  fresh worker takes its place; a worker that dies on a query is replaced the same way;
+* answers are kept in a cache keyed by the store's generation, the query, its dataset and
+  the formats asked for (as the Wikidata Query Service caches results): a repeated query is
+  answered without a worker until the next write.
 
 Only ``KnowledgeBase.query`` (serialized answers, the SPARQL protocol's path) goes through the
 pool; the library's own queries (pages, views, analytics) run in process.
@@ -32,6 +35,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -58,7 +62,7 @@ class QueryPool:
     seconds. Use ``query``; ``close`` stops the workers and removes the snapshots."""
 
     def __init__(self, kb: KnowledgeBase, *, size: int, timeout: float,
-                 max_result_bytes: int) -> None:
+                 max_result_bytes: int, cache_bytes: int = 0) -> None:
         if size < 1:
             raise ValueError("a query pool needs at least one worker")
         self.kb = kb
@@ -66,19 +70,21 @@ class QueryPool:
         self.timeout = timeout
         self.max_result_bytes = max_result_bytes
         self._context = multiprocessing.get_context("spawn")  # no copy of the server's threads
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        # Last in, first out: the worker that answered last has the warmest caches.
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._snapshot_lock = threading.Lock()
         self._snapshot: tuple[int, str, str] | None = None  # (generation, kind, path)
         self._snapshots = _snapshot_folder(kb)
         self._numbers = itertools.count()
         self._closed = False
         self._workers: set[_Worker] = set()  # alive, idle or busy
+        self._cache = _ResultCache(cache_bytes)
         for _ in range(size):
             self._idle.put(self._start())
 
     # --- snapshots -------------------------------------------------------------------------
 
-    def _current_snapshot(self) -> tuple[str, str]:
+    def _current_snapshot(self) -> tuple[int, str, str]:
         """The snapshot of the store as it is now, taken when a write happened since the
         last one. Old snapshots stay until no worker can still be reading them."""
         from kb.store import run_in_engine_thread
@@ -100,7 +106,7 @@ class QueryPool:
                         kind = "nquads"
                 self._snapshot = (generation, kind, str(target))
                 self._prune(keep=target)
-            return self._snapshot[1], self._snapshot[2]
+            return self._snapshot
 
     def _prune(self, keep: Path) -> None:
         """Remove the snapshots no worker has open."""
@@ -123,17 +129,23 @@ class QueryPool:
             ResultTooLarge: the serialized answer is larger than ``max_result_bytes``.
             QueryError: the query failed, or its worker died running it.
         """
-        request, refusals, deadline = self._request(sparql, format, default_graph, named_graphs)
+        request, refusals, deadline, key = self._request(sparql, format, default_graph,
+                                                         named_graphs)
+        if (hit := self._cache.get(key)) is not None:
+            return hit
         worker = self._take(deadline)
         with self._lost(worker):
             reply = worker.ask(request, deadline - time.monotonic())
-        return self._result(worker, reply, refusals)
+        return self._cache.put(key, self._result(worker, reply, refusals))
 
     async def query_async(self, sparql: str, format: Callable[[str], object], *,
                           default_graph: list[str] | None = None,
                           named_graphs: list[str] | None = None) -> Result:
         """``query`` for an event loop: waits for the worker's answer without a thread."""
-        request, refusals, deadline = self._request(sparql, format, default_graph, named_graphs)
+        request, refusals, deadline, key = self._request(sparql, format, default_graph,
+                                                         named_graphs)
+        if (hit := self._cache.get(key)) is not None:
+            return hit
         try:
             worker = self._idle.get_nowait()
         except queue.Empty:
@@ -144,11 +156,11 @@ class QueryPool:
         except asyncio.CancelledError:  # the client went away: its answer is not wanted
             self._replace(worker)
             raise
-        return self._result(worker, reply, refusals)
+        return self._cache.put(key, self._result(worker, reply, refusals))
 
     def _request(self, sparql: str, format: Callable[[str], object],
                  default_graph: list[str] | None, named_graphs: list[str] | None,
-                 ) -> tuple[tuple, dict[str, Exception], float]:
+                 ) -> tuple[tuple, dict[str, Exception], float, tuple]:
         media: dict[str, str] = {}
         refusals: dict[str, Exception] = {}
         for kind in KINDS:
@@ -157,9 +169,13 @@ class QueryPool:
             except KbError as e:
                 refusals[kind] = e
         deadline = time.monotonic() + self.timeout
-        request = (self._current_snapshot(), sparql, media, default_graph, named_graphs,
+        generation, kind, path = self._current_snapshot()
+        request = ((kind, path), sparql, media, default_graph, named_graphs,
                    self.max_result_bytes)
-        return request, refusals, deadline
+        key = (generation, sparql, tuple(default_graph or ()) if default_graph is not None
+               else None, tuple(named_graphs) if named_graphs is not None else None,
+               tuple(media.items()))
+        return request, refusals, deadline, key
 
     @contextmanager
     def _lost(self, worker: _Worker) -> Iterator[None]:
@@ -235,6 +251,46 @@ class QueryPool:
         shutil.rmtree(self._snapshots, ignore_errors=True)
 
 
+class _ResultCache:
+    """Answers by (store generation, query, dataset, formats), least recently used first
+    out, within ``limit`` bytes; an answer over an eighth of it is not kept. A write makes
+    a new generation, so a cached answer is never stale: the first answer of a generation
+    empties the cache."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[tuple, Result] = OrderedDict()
+        self._bytes = 0
+        self._generation: int | None = None
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Result | None:
+        if not self.limit:
+            return None
+        with self._lock:
+            result = self._entries.get(key)
+            if result is not None:
+                self._entries.move_to_end(key)
+            return result
+
+    def put(self, key: tuple, result: Result) -> Result:
+        size = len(result.data)
+        if not self.limit or size > self.limit // 8:
+            return result
+        with self._lock:
+            if key[0] != self._generation:
+                self._entries.clear()
+                self._bytes = 0
+                self._generation = key[0]
+            if key not in self._entries:
+                self._entries[key] = result
+                self._bytes += size
+            while self._bytes > self.limit:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped.data)
+        return result
+
+
 class _WorkerLost(Exception):
     def __init__(self, timed_out: bool) -> None:
         self.timed_out = timed_out
@@ -269,10 +325,13 @@ class _Worker:
         loop = asyncio.get_running_loop()
         readable = loop.create_future()
         fd = self.conn.fileno()
-        loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+        loop.add_reader(fd, lambda: readable.done() or readable.set_result(True))
+        timer = loop.call_later(max(0.0, timeout),
+                                lambda: readable.done() or readable.set_result(False))
         try:
             self.conn.send(request)
-            await asyncio.wait_for(readable, max(0.0, timeout))
+            if not await readable:
+                raise _WorkerLost(timed_out=True)
             reply = self.conn.recv()  # a small header, already in the pipe
             if reply[0] == "ok":
                 _, _, _, size = reply
@@ -280,11 +339,10 @@ class _Worker:
                         else await asyncio.to_thread(self.conn.recv_bytes))
                 reply = (*reply[:3], data)
             return reply
-        except TimeoutError:
-            raise _WorkerLost(timed_out=True) from None
         except (EOFError, OSError):
             raise _WorkerLost(timed_out=False) from None
         finally:
+            timer.cancel()
             loop.remove_reader(fd)
 
     def kill(self) -> None:

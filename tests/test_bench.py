@@ -34,3 +34,23 @@ def test_quads_spread_over_source_graphs(tmp_path: Path) -> None:
         kb.load([path])
         synthetic = [g for g in kb.graphs() if "/graph/synthetic/" in g]
         assert len(synthetic) == 5
+
+
+def test_the_sparql_benchmark_runs_every_server_on_the_mix() -> None:
+    """A tiny run of ``python -m bench sparql``: every server answers every query of the mix
+    with something (the benchmark stops on an empty answer) and the table is printed."""
+    import subprocess
+    import sys
+
+    from bench.mix import MIX
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "sparql", "--size", "3000", "--repeat", "2",
+         "--seconds", "0.5", "--skip-rdflib"], capture_output=True, text=True, timeout=300)
+    assert "answered nothing" not in done.stdout + done.stderr, done.stderr[-2000:]
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: a target missed at this size
+    lines = done.stdout.splitlines()
+    for name in MIX:
+        assert any(line.startswith(name) for line in lines), done.stdout
+    assert "geometric mean ours/oxigraph-memory" in done.stdout
+    assert "PASS" in done.stdout or "FAIL" in done.stdout

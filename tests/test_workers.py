@@ -177,3 +177,22 @@ def _alive(pid: int) -> bool:
 def _swallow(url: str) -> None:
     with contextlib.suppress(httpx.HTTPError):
         httpx.get(f"{url}/sparql", params={"query": RUNAWAY}, timeout=30)
+
+
+def test_answers_are_cached_until_the_next_write(kb: KnowledgeBase) -> None:
+    names = "SELECT ?n WHERE { ?p <urn:v:name> ?n } ORDER BY ?n"
+    first = kb.query(names, format="csv")
+    assert kb.query(names, format="csv") is first  # answered without a worker
+    assert kb.query(names, format="tsv") is not first  # another format, another answer
+    assert kb.query(names, format="csv", default_graph=["urn:g:more"]) is not first
+    kb.update("INSERT DATA { GRAPH <urn:g:people> { <urn:p:cy> <urn:v:name> 'Cy' } }")
+    fresh = kb.query(names, format="csv")
+    assert fresh is not first and b"Cy" in fresh.data and b"Cy" not in first.data
+
+
+def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
+    with KnowledgeBase.open("memory", result_cache_bytes=0) as kb:
+        kb.update(DATA)
+        kb.start_query_workers(1)
+        ask = "ASK { ?s ?p ?o }"
+        assert kb.query(ask) is not kb.query(ask)
