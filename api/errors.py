@@ -51,10 +51,11 @@ def status_for(exc: errors.KbError) -> int:
 
 def error_body(exc: errors.KbError, status: int) -> dict[str, object]:
     """``{"ok": false, "status": …, "error": message, "type": class name}`` plus ``line``
-    and ``column`` when the error has a position, and ``iri`` when it names a resource."""
+    and ``column`` when the error has a position, ``iri`` when it names a resource, and
+    ``report`` (the SHACL violations) when a write was refused for breaking the shapes."""
     body: dict[str, object] = {"ok": False, "status": status, "error": str(exc),
                                "type": type(exc).__name__}
-    for attr in ("line", "column", "iri"):
+    for attr in ("line", "column", "iri", "report"):
         value = getattr(exc, attr, None)
         if value is not None:
             body[attr] = value

@@ -85,8 +85,12 @@ class InvalidParameter(KbError):
 
 
 class ValidationFailed(KbError):
-    """Data does not conform to the SHACL shapes where conformance is required."""
+    """Data does not conform to the SHACL shapes where conformance is required.
 
-    def __init__(self, message: str, *, report_text: str = "") -> None:
+    ``report`` lists the violations as dicts (``focus``, ``path``, ``message``)."""
+
+    def __init__(self, message: str, *, report_text: str = "",
+                 report: list[dict[str, str | None]] | None = None) -> None:
         super().__init__(message)
         self.report_text = report_text
+        self.report = report

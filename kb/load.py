@@ -186,6 +186,10 @@ def load_paths(
         # anything, so that a syntax error anywhere leaves the store as it was.
         for plan in plans:
             plan.counts = run_in_engine_thread(_count, _parse(plan, None), plan.graph)
+    if check is None and kb.settings.validate_writes:
+        from kb.validate import refuse_nonconforming
+
+        check = refuse_nonconforming(kb)  # the files together, not one by one
     if check is not None and plans:
         check([plan.path for plan in plans])
     for plan in plans:
@@ -199,7 +203,7 @@ def _load_one(kb, plan: _Plan, progress: ProgressFactory | None) -> None:
     if plan.format.supports_datasets:
         # Quad formats: streamed through Python to move default-graph triples into the
         # file's graph; the load record goes into the same atomic write.
-        kb.write(_quads(plan, progress), before=before)
+        kb.write(_quads(plan, progress), before=before, validate=False)  # see ``check``
         return
     count_query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{plan.graph}> {{ ?s ?p ?o }} }}"
     size_before = 0 if plan.drop else int(kb.select(count_query)[0]["n"])
@@ -214,7 +218,7 @@ def _load_one(kb, plan: _Plan, progress: ProgressFactory | None) -> None:
     plan.report.graphs = dict(counts)
     now = _now()
     graph_sizes = Counter({plan.graph: size_after})
-    kb.write(_record(plan, counts, now, ox.NamedNode(LOADS_GRAPH), graph_sizes))
+    kb.write(_record(plan, counts, now, ox.NamedNode(LOADS_GRAPH), graph_sizes), validate=False)
 
 
 def _count(items: Iterator[ox.Quad | ox.Triple], graph: str) -> Counter[str]:

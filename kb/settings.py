@@ -45,6 +45,9 @@ class Settings:
         "memory for /sparql answers kept until the next write (0: no cache)"})
     max_rows: int = field(default=10_000, metadata={"env": "KB_MAX_ROWS", "help":
         "most rows a SELECT answer holds in pages and JSON views of the server"})
+    validate_writes: bool = field(default=False, metadata={"env": "KB_VALIDATE_WRITES", "help":
+        "refuse a SPARQL Update or Graph Store write that would break the SHACL shapes "
+        "(validates the whole store after the write, on a copy: for small stores)"})
     header_timeout: float = field(default=10.0, metadata={"env": "KB_HEADER_TIMEOUT", "help":
         "seconds a client has to send a complete request head before the server hangs up"})
     update_token: str | None = field(default=None, metadata={"env": "KB_UPDATE_TOKEN", "help":
@@ -69,6 +72,12 @@ def _convert(name: str, env: str, raw: str, type_: object) -> object:
             return int(raw)
         if type_ in ("float", float):
             return float(raw)
+        if type_ in ("bool", bool):
+            value = {"1": True, "true": True, "yes": True, "on": True,
+                     "0": False, "false": False, "no": False, "off": False}.get(raw.lower())
+            if value is None:
+                raise ValueError(raw)
+            return value
         if "tuple" in str(type_):
             return tuple(h.strip() for h in raw.split(",") if h.strip())
     except ValueError:

@@ -271,17 +271,19 @@ class KnowledgeBase:
 
     def query(self, sparql: str, *, format: FormatChoice = None,
               default_graph: list[str] | None = None, named_graphs: list[str] | None = None,
-              bindings: Mapping[str, Node | ox.NamedNode | ox.Literal] | None = None) -> Result:
+              bindings: Mapping[str, Node | ox.NamedNode | ox.Literal] | None = None,
+              in_process: bool = False) -> Result:
         """Run a query and serialize its answer with the engine (no per-row Python).
 
         ``format`` is a format name or object, or a function from the result kind
         (select, ask, graph) to one, for content negotiation; by default SPARQL JSON for
         SELECT/ASK and N-Triples for CONSTRUCT/DESCRIBE. The other options are ``run``'s.
         After ``start_query_workers`` the query runs in a worker process, stopped at the
-        timeout (``QueryTimeout``) and capped in size (``ResultTooLarge``).
+        timeout (``QueryTimeout``) and capped in size (``ResultTooLarge``), unless
+        ``in_process`` (for the server's own queries, such as Graph Store reads).
         """
 
-        if self._pool is None:
+        if self._pool is None or in_process:
             def serialize(raw: object) -> Result:
                 kind = result_kind(raw)
                 fmt = _checked_format(format)(kind)
@@ -391,6 +393,10 @@ class KnowledgeBase:
         self.check_query(sparql, kind="update")
         with self._write_lock:
             try:
+                if self.settings.validate_writes:
+                    from kb.validate import refuse_nonconforming_write
+
+                    refuse_nonconforming_write(self, lambda store: store.update(sparql))
                 run_in_engine_thread(self.backend.update, sparql)
             except SyntaxError as e:
                 raise _query_error(e, kind="update") from None
@@ -399,12 +405,27 @@ class KnowledgeBase:
             finally:
                 self.generation += 1
 
-    def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
+    def write(self, quads: Iterable[ox.Quad], *, before: str | None = None,
+              validate: bool | None = None) -> None:
         """Add quads in one atomic step, after running the update ``before`` (used to clear
         the graphs being replaced). An exception raised while ``quads`` is read adds
-        nothing."""
+        nothing. ``validate`` (default: ``settings.validate_writes``) refuses a write that
+        would add SHACL violations (``ValidationFailed``)."""
+        if validate is None:
+            validate = self.settings.validate_writes
         with self._write_lock:
             try:
+                if validate:
+                    from kb.validate import refuse_nonconforming_write
+
+                    quads = list(quads)
+
+                    def apply(store: ox.Store) -> None:
+                        if before:
+                            store.update(before)
+                        store.extend(quads)
+
+                    refuse_nonconforming_write(self, apply)
                 run_in_engine_thread(self.backend.write, quads, before=before)
             finally:
                 self.generation += 1

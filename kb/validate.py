@@ -8,7 +8,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +83,69 @@ def validate_store(kb, *, shapes: Path = SHAPES_FILE, extra: Graph | None = None
     if extra is not None:
         data += extra
     return validate(data, shapes=shapes)
+
+
+def refuse_nonconforming_write(kb, apply: Callable[[ox.Store], None], *,
+                               shapes: Path = SHAPES_FILE) -> None:
+    """Raise ValidationFailed, with the SHACL report, if ``apply`` (a write, given a store)
+    would add violations to ``kb``'s asserted graphs (those the data already has do not
+    block other writes). ``apply`` runs on an in-memory copy of the store, which is
+    validated whole; the store itself is not touched. The caller holds ``kb``'s write lock,
+    so the copy is what the write will meet."""
+    candidate = ox.Store()
+    candidate.load(kb.dump("nq"), format=ox.RdfFormat.N_QUADS)
+    before = _violations(kb, candidate, shapes)
+
+    def write_and_read() -> Graph:
+        apply(candidate)
+        return _asserted(candidate)
+
+    from kb.store import run_in_engine_thread
+
+    report = validate(run_in_engine_thread(write_and_read), shapes=shapes)
+    violations = [p for p in report.problems if p.severity == "Violation"]
+    added = [p for p in violations if _key(p) not in before]
+    if added:
+        shown = "\n".join(str(p) for p in added[:20])
+        more = f"\n… and {len(added) - 20} more" if len(added) > 20 else ""
+        raise ValidationFailed(
+            f"The write was refused: it would break {len(added)} SHACL constraint(s); "
+            f"nothing changed.\n{shown}{more}", report_text=report.text,
+            report=[{"focus": p.focus, "path": p.path, "message": p.message} for p in added])
+    # what the store will hold once the write is done (the generation after it)
+    kb._violations = (kb.generation + 1, {_key(p) for p in violations})
+
+
+def _key(problem: Problem) -> tuple[str, str | None, str]:
+    return (problem.focus, problem.path, problem.message)
+
+
+def _violations(kb, store: ox.Store, shapes: Path) -> set[tuple[str, str | None, str]]:
+    """The violations ``store`` (a copy of ``kb``) has, remembered per store generation."""
+    cached = getattr(kb, "_violations", None)
+    if cached is not None and cached[0] == kb.generation:
+        return cached[1]
+    from kb.store import run_in_engine_thread
+
+    report = validate(run_in_engine_thread(_asserted, store), shapes=shapes)
+    keys = {_key(p) for p in report.problems if p.severity == "Violation"}
+    kb._violations = (kb.generation, keys)
+    return keys
+
+
+def _asserted(store: ox.Store) -> Graph:
+    """The union of ``store``'s named graphs but the ``inferred`` one, as an rdflib graph
+    (call on the engine thread)."""
+    from kb.backends import query_store
+    from kb.namespaces import INFERRED_GRAPH
+    from kb.store import _graph
+
+    graphs = [g.value for g in store.named_graphs()
+              if isinstance(g, ox.NamedNode) and g.value != str(INFERRED_GRAPH)]
+    if not graphs:
+        return Graph()
+    return _graph(query_store(store, "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+                              default_graph=graphs))
 
 
 def parse_files(paths: Iterable[Path]) -> dict[Path, Graph]:

@@ -41,12 +41,14 @@ def _read(kb: KnowledgeBase, graph: str | None, accept: str | None, fmt_name: st
     if graph is not None and graph not in kb.graphs():
         raise NotFound(f"No graph <{graph}> in the store", iri=graph)
     fmt = negotiation.choose("graph", accept, fmt_name)
+    # Whole graphs, like exports: read in process (not in a query worker, whose answers are
+    # capped in size).
+    everything = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
     if graph is None:
-        result = kb.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", format=fmt)
-        data = result.data
+        data = kb.query(everything, format=fmt, in_process=True).data
     else:
         data = kb.dump(fmt, graph=graph) if fmt.supports_datasets is False else kb.query(
-            "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", format=fmt, default_graph=[graph]).data
+            everything, format=fmt, default_graph=[graph], in_process=True).data
     return Response(b"" if head else data, media_type=fmt.media_type,
                     headers={"Content-Length": str(len(data))} if head else None)
 
