@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from rdflib import URIRef
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KB
+from api.deps import KB, SettingsDep
 from kb import analytics
 from kb.bundled import COMPETENCY_DIR
 from kb.errors import KbError, NotFound
@@ -44,12 +44,12 @@ def error_page(request: Request, status: int, title: str, message: str) -> HTMLR
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def index(request: Request, kb: KB) -> HTMLResponse:
+async def index(request: Request, kb: KB, settings: SettingsDep) -> HTMLResponse:
     """The query page: an editor, the competency questions as examples, results, downloads."""
     stats = await run_in_threadpool(kb.stats)
     examples = [{"title": q.title, "question": q.question, "sparql": q.sparql}
                 for q in load_saved_queries(COMPETENCY_DIR)]
-    data = {"prefixes": sparql_prefixes(), "examples": examples}
+    data = {"prefixes": sparql_prefixes(), "examples": examples, "max_rows": settings.max_rows}
     example = ("SELECT ?country ?category WHERE {\n  ?incident ms:actorCountry ?country ;"
                " ms:productCategory ?category .\n} LIMIT 20")
     return templates.TemplateResponse(request, "index.html", {

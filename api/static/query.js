@@ -1,10 +1,26 @@
 // The query page: runs the query through /sparql and shows the answer. Data is written
-// with textContent, never as markup; only http(s) IRIs become links.
+// with textContent, never as markup; only http(s) IRIs become links. The editor is
+// CodeMirror 5 with its SPARQL mode (vendored) over the form's textarea, which stays the
+// plain fallback when scripts do not run.
 (function () {
   "use strict";
   var page = JSON.parse(document.getElementById("page-data").textContent);
   var form = document.getElementById("query-form");
-  var editor = document.getElementById("query");
+  var textarea = document.getElementById("query");
+  var cm = window.CodeMirror ? window.CodeMirror.fromTextArea(textarea, {
+    mode: "application/sparql-query", lineNumbers: true, matchBrackets: true,
+    indentUnit: 2, viewportMargin: Infinity,
+    extraKeys: {"Ctrl-Enter": function () { form.requestSubmit(); },
+                "Cmd-Enter": function () { form.requestSubmit(); }}
+  }) : null;
+  var marked = null;
+  function getQuery() { return cm ? cm.getValue() : textarea.value; }
+  function setQuery(text) { if (cm) { cm.setValue(text); } else { textarea.value = text; } }
+  function unmark() {
+    if (cm && marked !== null) { cm.removeLineClass(marked, "background", "error-line"); }
+    marked = null;
+  }
+  if (cm) { cm.on("change", unmark); }
   var status = document.getElementById("status");
   var results = document.getElementById("results");
   var downloads = document.getElementById("downloads");
@@ -17,7 +33,7 @@
     examples.appendChild(option);
   });
   examples.addEventListener("change", function () {
-    if (examples.value !== "") { editor.value = page.examples[Number(examples.value)].sparql; }
+    if (examples.value !== "") { setQuery(page.examples[Number(examples.value)].sparql); }
   });
   function el(tag, text) { var e = document.createElement(tag); if (text !== undefined) { e.textContent = text; } return e; }
   function cell(term) {
@@ -49,7 +65,8 @@
   }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var query = page.prefixes + editor.value;
+    var query = page.prefixes + getQuery();
+    unmark();
     status.textContent = "Running…";
     status.className = "";
     results.replaceChildren();
@@ -75,6 +92,10 @@
         if (answer.boolean !== undefined) { status.textContent = answer.boolean ? "yes" : "no"; return; }
         var vars = answer.head.vars, rows = answer.results.bindings;
         status.textContent = rows.length + " row(s)";
+        if (rows.length > page.max_rows) {
+          status.textContent += "; the first " + page.max_rows + " are shown, download for all";
+          rows = rows.slice(0, page.max_rows);
+        }
         var table = el("table"), head = el("tr");
         vars.forEach(function (v) { head.appendChild(el("th", v)); });
         table.appendChild(el("thead")).appendChild(head);
@@ -90,8 +111,15 @@
       .catch(function (error) {
         status.className = "error";
         var offset = page.prefixes.split("\n").length - 1;
-        var where = (error && error.line) ? "Line " + (error.line - offset) + " of your query: " : "";
+        var line = (error && error.line) ? error.line - offset : null;
+        var where = line ? "Line " + line + " of your query: " : "";
         status.textContent = where + ((error && error.error) ? error.error : String(error));
+        if (cm && line && line >= 1 && line <= cm.lineCount()) {
+          marked = line - 1;
+          cm.addLineClass(marked, "background", "error-line");
+          cm.setCursor({line: marked, ch: Math.max(0, (error.column || 1) - 1)});
+          cm.focus();
+        }
       });
   });
 })();
