@@ -26,10 +26,23 @@ from bench.mix import MIX
 
 
 def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """Resident memory of ``pid`` and its children (the server's query workers), in KB."""
+    total = 0
+    for proc in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{proc}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass  # a worker replaced meanwhile
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
 
 
 def _free_port() -> int:
@@ -104,6 +117,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="turn the server's result cache off: every request runs its query")
     parser.add_argument("--store", type=Path, default=None,
                         help="an existing store to reuse (default: bench/out/soak-<n>)")
     args = parser.parse_args(argv)
@@ -115,6 +130,8 @@ def main(argv: list[str]) -> int:
         subprocess.run([sys.executable, "-m", "kb", "--store", str(store), "load", "--quiet",
                         str(data)], check=True, env=env)
     port = _free_port()
+    if args.no_cache:
+        env["KB_RESULT_CACHE_BYTES"] = "0"
     server = subprocess.Popen(
         [sys.executable, "-m", "kb", "--store", str(store), "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -157,7 +174,8 @@ def main(argv: list[str]) -> int:
     ramped = statistics.median(samples[len(samples) // 10:len(samples) // 10 + 5])
     tail = statistics.median(samples[-5:])
     growth = (tail - ramped) / ramped * 100
-    print(f"server RSS: before {start_rss / 1024:.0f} MB, after ramp-up {ramped / 1024:.0f} MB, "  # noqa: T201
+    print(f"server RSS (with its query workers): before {start_rss / 1024:.0f} MB, "  # noqa: T201
+          f"after ramp-up {ramped / 1024:.0f} MB, "
           f"peak {peak / 1024:.0f} MB, end {end_rss / 1024:.0f} MB; growth over the run "
           f"{growth:+.1f}% (limit +10%)")
     if soak["errors"]:
