@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
+from api.assets import STATIC_DIR, Assets
 from api.deps import KB
 from api.errors import install_error_handlers
 from api.routers import analytics, export, ontology, pages, queries, sparql, store, viz
@@ -41,8 +40,7 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(viz.router)
     app.include_router(pages.router)
     app.include_router(queries.router)
-    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
-              name="static")
+    app.mount("/static", Assets(directory=str(STATIC_DIR)), name="static")
     # Reads may come from any origin, without credentials; writes need a bearer token,
     # which a cross-origin page cannot send (Authorization is not an allowed header).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,

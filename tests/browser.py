@@ -24,6 +24,7 @@ class PageLog:
     page_errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     off_host: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +41,16 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser) -> Iterator[tuple[object, PageLog]]:
-    """A fresh page and the log of its console errors, dialogs and off-host requests."""
+    """A fresh page and the log of its console errors, CSP violations, dialogs and off-host
+    requests."""
     log = PageLog()
     context = browser.new_context()
+    # every Content-Security-Policy violation (a blocked inline script or style, eval, a
+    # resource from elsewhere) is reported on the console with a marker
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile"
+        " + ':' + e.lineNumber))")
     page = context.new_page()
 
     def route(r) -> None:
@@ -54,7 +62,14 @@ def page(browser) -> Iterator[tuple[object, PageLog]]:
             r.abort()
 
     page.route("**/*", route)
-    page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
+
+    def console(m) -> None:
+        if m.type == "error":
+            log.console_errors.append(m.text)
+            if m.text.startswith("CSP violation: "):
+                log.csp_violations.append(m.text)
+
+    page.on("console", console)
     page.on("pageerror", lambda e: log.page_errors.append(str(e)))
 
     def dialog(d) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 import rdflib
@@ -36,6 +38,18 @@ def set_query(p, text: str) -> None:
     p.evaluate("text => document.querySelector('.CodeMirror').CodeMirror.setValue(text)", text)
 
 
+def editor_value(p) -> str:
+    return p.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
+
+
+def assert_clean(log) -> None:
+    """Nothing went wrong in the page: no error, no CSP violation, no request elsewhere."""
+    assert log.csp_violations == [], log.csp_violations
+    assert log.console_errors == [], log.console_errors
+    assert log.page_errors == [], log.page_errors
+    assert log.off_host == [], log.off_host
+
+
 def test_query_page_runs_an_example_offline(server: str, page) -> None:
     p, log = page
     response = httpx.get(server)
@@ -46,11 +60,44 @@ def test_query_page_runs_an_example_offline(server: str, page) -> None:
     p.wait_for_selector("#results table tbody tr")
     assert p.locator("#results table tbody tr").count() >= 1
     assert p.locator("#downloads a").count() >= 4
-    # the editor highlights SPARQL (CodeMirror's keyword tokens), with no CSP violation:
-    # Chromium reports those as console errors
+    # the editor highlights SPARQL (CodeMirror's keyword tokens)
     keywords = [t.lower() for t in p.locator(".CodeMirror .cm-keyword").all_text_contents()]
     assert "select" in keywords and "where" in keywords
-    assert log.console_errors == [] and log.page_errors == [] and log.off_host == []
+    assert_clean(log)
+
+
+def test_editor_highlights_and_runs_what_is_typed(server: str, page) -> None:
+    """The query typed into the editor (keys, not a script) runs with Ctrl-Enter; the KB's
+    prefixes need no declaring; IRIs in the table link to their resource pages."""
+    p, log = page
+    p.goto(server)
+    p.wait_for_selector(".CodeMirror .cm-keyword")
+    assert p.locator("#query").is_hidden()  # the textarea is the editor's fallback
+    assert "SELECT" in p.locator(".CodeMirror .cm-keyword").all_text_contents()
+    p.click(".CodeMirror-code")
+    p.keyboard.press("Control+A")
+    p.keyboard.press("Delete")
+    p.keyboard.type("SELECT ?c (COUNT(*) AS ?n) WHERE {\n?i ms:actorCountry ?c")
+    p.keyboard.press("Escape")  # the completion offered after `ms:`
+    p.keyboard.type(" .\n} GROUP BY ?c ORDER BY ?c")
+    assert editor_value(p).startswith("SELECT ?c (COUNT(*) AS ?n) WHERE {\n")
+    tokens = {t.lower() for t in p.locator(".CodeMirror .cm-keyword").all_text_contents()}
+    assert {"select", "where", "group", "by", "order"} <= tokens
+    assert p.locator(".CodeMirror .cm-variable-2").count() >= 4  # ?c ?n ?i ?c …
+    p.keyboard.press("Control+Enter")
+    p.wait_for_selector("#results table tbody tr")
+    assert p.locator("#results th").all_text_contents() == ["c", "n"]
+    link = p.locator("#results tbody a").first
+    assert link.get_attribute("href").startswith("/resource?iri=https%3A%2F%2Fw3id.org%2Fmedsupply-kb%2Fid%2Fcountry%2F")
+    assert link.text_content().startswith("country:")  # shown with the KB's prefix
+    assert [a.text_content() for a in p.locator("#downloads a").all()] == ["json", "csv", "tsv", "xml"]
+    for a in p.locator("#downloads a").all():
+        r = httpx.get(server + a.get_attribute("href"))
+        assert r.status_code == 200 and r.content, (a.text_content(), r.status_code)
+    link.click()
+    p.wait_for_selector("h1")
+    assert "/resource?iri=" in p.url and p.text_content("h1")
+    assert_clean(log)
 
 
 def test_query_page_shows_errors_where_they_occurred(server: str, page) -> None:
@@ -59,13 +106,145 @@ def test_query_page_shows_errors_where_they_occurred(server: str, page) -> None:
     set_query(p, "SELECT *\nWHERE {\n ?s ?p }")
     p.click("button[type=submit]")
     p.wait_for_selector("#status.error")
-    assert p.text_content("#status").startswith("Line 3 of your query")
-    # the line is marked in the editor and the cursor put there
+    status = p.text_content("#status")
+    assert status.startswith("Line 3 of your query")
+    assert "line 4" not in status.lower()  # not the engine's count, which includes the prefixes
+    # the line is marked in the editor, the word there too, the message is under the line,
+    # and the cursor is put there
     assert p.locator(".CodeMirror .error-line").count() == 1
+    assert p.locator(".CodeMirror .CodeMirror-linenumber").nth(2).text_content() == "3"
+    line = p.locator(".CodeMirror .CodeMirror-line").nth(2)
+    assert line.evaluate("e => e.parentNode.querySelector('.error-line') !== null")
+    assert p.locator(".CodeMirror .error-token").all_text_contents() == ["}"]
+    assert "syntax error" in p.text_content(".CodeMirror .error-note")
     assert p.evaluate("document.querySelector('.CodeMirror').CodeMirror.getCursor().line") == 2
-    set_query(p, "SELECT * WHERE { ?s ?p ?o } LIMIT 1")  # editing clears the mark
+    set_query(p, "SELECT * WHERE { ?s ?p ?o } LIMIT 1")  # editing clears the marks
     assert p.locator(".CodeMirror .error-line").count() == 0
-    assert log.page_errors == []
+    assert p.locator(".CodeMirror .error-note").count() == 0
+    # a query declaring its own prefixes: the lines counted are still the user's
+    set_query(p, "PREFIX ms: <https://w3id.org/medsupply-kb/ontology#>\n\nSELECT * WHERE {\n  ?s ms:date }")
+    p.click("button[type=submit]")
+    p.wait_for_selector("#status.error")
+    assert p.text_content("#status").startswith("Line 4 of your query")
+    assert p.evaluate("document.querySelector('.CodeMirror').CodeMirror.getCursor().line") == 3
+    assert log.page_errors == [] and log.csp_violations == [] and log.off_host == []
+
+
+def test_construct_results_link_to_a_graph_and_download_in_every_format(server: str, page) -> None:
+    p, log = page
+    p.goto(server)
+    set_query(p, "CONSTRUCT { ?s ?p ?o } WHERE { ?s a ms:Recall ; ?p ?o }")
+    p.click("button[type=submit]")
+    p.wait_for_selector("#results table tbody tr")
+    assert p.locator("#results th").all_text_contents() == ["subject", "predicate", "object"]
+    assert p.locator("#results tbody tr").count() >= 5
+    assert p.locator("#results tbody a[href^='/resource?iri=']").count() >= 5
+    assert "Dutch recall of 600,000 masks" in p.text_content("#results")
+    formats = [a.text_content() for a in p.locator("#downloads a[download]").all()]
+    assert formats == ["ttl", "nt", "jsonld", "rdfxml", "trig", "nq"]
+    media = {"ttl": "text/turtle", "nt": "application/n-triples", "jsonld": "application/ld+json",
+             "rdfxml": "application/rdf+xml", "trig": "application/trig", "nq": "application/n-quads"}
+    for a in p.locator("#downloads a[download]").all():
+        r = httpx.get(server + a.get_attribute("href"))
+        assert r.status_code == 200 and r.headers["content-type"].startswith(media[a.text_content()])
+        assert "nl-mask-recall-2020-03-28" in r.text
+    graph = p.locator("#downloads a", has_text="show as graph")
+    assert graph.get_attribute("href").startswith("/viz/query?query=")
+    graph.click()
+    p.wait_for_load_state("load")
+    assert "/viz/query" in p.url
+    assert log.page_errors == [] and log.csp_violations == [] and log.off_host == []
+
+
+def test_every_competency_question_runs_from_the_examples(server: str, page) -> None:
+    """Each example loads into the editor (parameters bound to their defaults) and runs."""
+    p, log = page
+    p.goto(server)
+    options = p.locator("#examples option").all_text_contents()[1:]
+    assert len(options) >= 10
+    for i, option in enumerate(options, start=1):
+        p.select_option("#examples", index=i)
+        assert editor_value(p).strip(), option
+        p.click("button[type=submit]")
+        p.wait_for_function("s => !['', 'Running…'].includes(document.getElementById(s).textContent)", arg="status")
+        assert p.get_attribute("#status", "class") != "error", (option, p.text_content("#status"))
+    dutch = next(i for i, o in enumerate(options, start=1) if "Dutch" in o)
+    p.select_option("#examples", index=dutch)
+    assert "VALUES" in editor_value(p)  # its parameter, bound to the default
+    p.click("button[type=submit]")
+    p.wait_for_selector("#results tbody tr")
+    assert "nl-mask-recall-2020-03-28" in p.text_content("#results")
+    assert_clean(log)
+
+
+def test_editor_completes_and_declares_the_kb_prefixes(server: str, page) -> None:
+    p, log = page
+    p.goto(server)
+    set_query(p, "")
+    p.click(".CodeMirror-code")
+    p.keyboard.type("SELECT * WHERE { ?x ms:actorC")
+    p.wait_for_selector(".CodeMirror-hint")
+    assert p.locator(".CodeMirror-hint").first.text_content().startswith("ms:actorCountry")
+    p.keyboard.press("Enter")
+    p.keyboard.type(" coun")
+    p.keyboard.press("Control+Space")
+    p.wait_for_selector(".CodeMirror-hint")
+    assert p.locator(".CodeMirror-hint").all_text_contents()[0].startswith("country:")
+    p.keyboard.press("Enter")
+    p.keyboard.type("NL }")
+    assert editor_value(p) == "SELECT * WHERE { ?x ms:actorCountry country:NL }"
+    p.click("#declare")
+    assert editor_value(p) == ("PREFIX country: <https://w3id.org/medsupply-kb/id/country/>\n"
+                               "PREFIX ms: <https://w3id.org/medsupply-kb/ontology#>\n\n"
+                               "SELECT * WHERE { ?x ms:actorCountry country:NL }")
+    p.click("button[type=submit]")
+    p.wait_for_selector("#results tbody tr")
+    assert_clean(log)
+
+
+def test_csp_violations_would_be_caught(server: str, page) -> None:
+    """The check the other tests rely on: an inline script is refused and reported."""
+    p, log = page
+    p.goto(server)
+    p.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.x = 1';"
+               " document.body.appendChild(s); }")
+    p.wait_for_function("() => true")
+    p.wait_for_timeout(100)
+    assert any("script-src" in v for v in log.csp_violations), log.console_errors
+    assert p.evaluate("window.x === undefined")
+
+
+def test_the_form_works_without_scripts(server: str, browser) -> None:
+    """Progressive enhancement: with JavaScript off the textarea is the editor and the form
+    sends the example to /sparql, which answers it."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        p = context.new_page()
+        p.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort())
+        p.goto(server)
+        assert p.locator("#query").is_visible() and p.locator(".CodeMirror").count() == 0
+        with p.expect_response(lambda r: "/sparql?" in r.url) as answer:
+            p.click("button[type=submit]")
+        assert answer.value.status == 200
+        assert "sparql-results" in answer.value.headers["content-type"]
+        assert "/sparql?query=PREFIX" in answer.value.url
+        assert "country/" in httpx.get(answer.value.url).text
+    finally:
+        context.close()
+
+
+def test_page_assets_are_served_by_the_app_and_cached(server: str) -> None:
+    html = httpx.get(server).text
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert any("vendor/codemirror/codemirror.js?v=" in a for a in assets)
+    assert all("?v=" in a for a in assets), assets
+    for asset in assets:
+        r = httpx.get(server + asset)
+        assert r.status_code == 200 and "immutable" in r.headers["cache-control"], asset
+        again = httpx.get(server + asset, headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304
+    r = httpx.get(server + "/static/vendor/codemirror/LICENSE")
+    assert r.status_code == 200 and "MIT" in r.text and r.headers["cache-control"] == "no-cache"
 
 
 def test_resource_page_lists_statements_with_their_sources(server: str, page) -> None:

@@ -3,26 +3,30 @@ the KB's own IRIs under ``/id/…``), each with an RDF twin by Accept or ``forma
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from rdflib import URIRef
+from rdflib import OWL, RDF, RDFS, Graph, URIRef
 from starlette.concurrency import run_in_threadpool
 
+from api.assets import asset
 from api.deps import KB, SettingsDep
 from kb import analytics
-from kb.bundled import COMPETENCY_DIR
+from kb.bundled import COMPETENCY_DIR, ONTOLOGY_FILE
 from kb.errors import KbError, NotFound
-from kb.namespaces import ID, PREFIXES, sparql_prefixes
+from kb.namespaces import ID, MS, PREFIXES, sparql_prefixes
 from kb.queries import load_saved_queries, render
+from kb.store import bind_values
 
 router = APIRouter(tags=["pages"])
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 templates.env.filters["short"] = lambda iri: render(URIRef(iri))
 templates.env.tests["safe_link"] = lambda iri: urlsplit(str(iri)).scheme in ("http", "https")
+templates.env.globals["asset"] = asset
 
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -43,17 +47,47 @@ def error_page(request: Request, status: int, title: str, message: str) -> HTMLR
                                       status_code=status, headers=_headers())
 
 
+#: The query in the editor when the page opens. It declares its prefix, so that the form
+#: also works as a plain GET to /sparql when scripts do not run.
+EXAMPLE = (f"PREFIX ms: <{MS}>\n\nSELECT ?country ?category WHERE {{\n"
+           "  ?incident ms:actorCountry ?country ; ms:productCategory ?category .\n} LIMIT 20")
+TERM_TYPES = {OWL.Class: "class", OWL.ObjectProperty: "object property",
+              OWL.DatatypeProperty: "datatype property", RDF.Property: "property",
+              OWL.AnnotationProperty: "annotation property"}
+
+
+@cache
+def _examples() -> list[dict[str, str]]:
+    """The competency questions, each with its parameters bound to their defaults."""
+    return [{"title": q.title, "question": q.question,
+             "sparql": bind_values(q.sparql, q.params) if q.params else q.sparql}
+            for q in load_saved_queries(COMPETENCY_DIR)]
+
+
+@cache
+def ontology_terms() -> list[dict[str, str]]:
+    """The ontology's classes and properties (``ms:`` local name, label, kind), for the
+    editor's completion; read from the bundled ontology file."""
+    graph = Graph().parse(ONTOLOGY_FILE)
+    terms = {}
+    for kind, name in TERM_TYPES.items():
+        for term in graph.subjects(RDF.type, kind):
+            if isinstance(term, URIRef) and str(term).startswith(str(MS)):
+                label = graph.value(term, RDFS.label)
+                terms[str(term)[len(MS):]] = {"name": str(term)[len(MS):], "kind": name,
+                                              "label": str(label) if label is not None else ""}
+    return sorted(terms.values(), key=lambda t: t["name"].lower())
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def index(request: Request, kb: KB, settings: SettingsDep) -> HTMLResponse:
     """The query page: an editor, the competency questions as examples, results, downloads."""
     stats = await run_in_threadpool(kb.stats)
-    examples = [{"title": q.title, "question": q.question, "sparql": q.sparql}
-                for q in load_saved_queries(COMPETENCY_DIR)]
-    data = {"prefixes": sparql_prefixes(), "examples": examples, "max_rows": settings.max_rows}
-    example = ("SELECT ?country ?category WHERE {\n  ?incident ms:actorCountry ?country ;"
-               " ms:productCategory ?category .\n} LIMIT 20")
+    terms = await run_in_threadpool(ontology_terms)
+    data = {"prefixes": sparql_prefixes(), "prefix_map": PREFIXES, "terms": terms,
+            "examples": _examples(), "max_rows": settings.max_rows}
     return templates.TemplateResponse(request, "index.html", {
-        "data": data, "example": example, "triples": f"{stats.triples:,}",
+        "data": data, "example": EXAMPLE, "triples": f"{stats.triples:,}",
         "graphs": len(stats.graphs)}, headers=_headers())
 
 
