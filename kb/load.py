@@ -186,15 +186,27 @@ def load_paths(
         # anything, so that a syntax error anywhere leaves the store as it was.
         for plan in plans:
             plan.counts = run_in_engine_thread(_count, _parse(plan, None), plan.graph)
-    if check is None and kb.settings.validate_writes:
-        from kb.validate import refuse_nonconforming
-
-        check = refuse_nonconforming(kb)  # the files together, not one by one
     if check is not None and plans:
         check([plan.path for plan in plans])
+    elif kb.settings.validate_writes and plans:
+        _refuse_nonconforming_load(kb, plans)
     for plan in plans:
         _load_one(kb, plan, progress)
     return LoadReport(reports)
+
+
+def _refuse_nonconforming_load(kb, plans: list[_Plan]) -> None:
+    """Raise ValidationFailed if the files, replacing what they loaded before, would add
+    SHACL violations to the store (the check of every write when validation is on)."""
+    from kb.validate import refuse_nonconforming_write
+
+    def apply(store: ox.Store) -> None:  # the whole load, on a copy of the store
+        for plan in plans:
+            store.update(_drop_update(plan))
+            store.bulk_extend(_quads(plan, None))
+
+    with kb._write_lock:
+        refuse_nonconforming_write(kb, apply)
 
 
 def _load_one(kb, plan: _Plan, progress: ProgressFactory | None) -> None:

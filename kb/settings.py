@@ -46,8 +46,9 @@ class Settings:
     max_rows: int = field(default=10_000, metadata={"env": "KB_MAX_ROWS", "help":
         "most rows a SELECT answer holds in pages and JSON views of the server"})
     validate_writes: bool = field(default=False, metadata={"env": "KB_VALIDATE_WRITES", "help":
-        "refuse a SPARQL Update or Graph Store write that would break the SHACL shapes "
-        "(validates the whole store after the write, on a copy: for small stores)"})
+        "refuse a SPARQL Update, Graph Store write or load that would add SHACL violations "
+        "(422); the write runs on an in-memory copy first, so each write costs a copy of "
+        "the store: about 40 ms on the bundled data, 0.4 s at 100k triples"})
     header_timeout: float = field(default=10.0, metadata={"env": "KB_HEADER_TIMEOUT", "help":
         "seconds a client has to send a complete request head before the server hangs up"})
     update_token: str | None = field(default=None, metadata={"env": "KB_UPDATE_TOKEN", "help":

@@ -389,6 +389,8 @@ class KnowledgeBase:
         Raises:
             QueryRefused: the update uses LOAD or SERVICE to a host not allow-listed.
             QueryError: the update does not parse or fails.
+            ValidationFailed: with ``settings.validate_writes``, the update would add SHACL
+                violations (see ``kb.validate.refuse_nonconforming_write``).
         """
         self.check_query(sparql, kind="update")
         with self._write_lock:

@@ -8,17 +8,18 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
 import pyshacl
-from rdflib import Graph, Namespace, URIRef
+from rdflib import RDF, RDFS, Graph, Namespace, URIRef
 
 from kb.bundled import SHAPES_FILE
 from kb.errors import ValidationFailed
 from kb.formats import EXTENSIONS
+from kb.namespaces import INFERRED_GRAPH
 from kb.terms import to_rdflib
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -46,14 +47,48 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _shapes(shapes: Path) -> Graph:
-    return Graph().parse(shapes, format="turtle")
+@dataclass(frozen=True)
+class _Shapes:
+    graph: Graph
+    local: bool
+    classes: frozenset[str]  # the objects of sh:class
+    objects_of: frozenset[str]  # the objects of sh:targetObjectsOf
+
+
+_shapes_cache: dict[Path, tuple[float, _Shapes]] = {}
+
+
+def _shapes(shapes: Path) -> _Shapes:
+    """The shapes graph (parsed once per file version); whether every shape is *local*: it
+    reads a focus node's own triples, the types of its values and the class hierarchy, and
+    nothing further, so that validating the nodes a write touches is enough; and the
+    classes that ``sh:class`` asks values to have.
+
+    Not local: property paths other than one predicate, ``sh:node`` and qualified shapes
+    (they read the values' triples), logical constraints on a property shape's values, and
+    SPARQL-based targets. SPARQL constraints are taken to read ``$this``'s own triples, as
+    those of ontology/shapes.ttl do.
+    """
+    mtime = shapes.stat().st_mtime
+    cached = _shapes_cache.get(shapes)
+    if cached is None or cached[0] != mtime:
+        g = Graph().parse(shapes, format="turtle")
+        local = (all(isinstance(p, URIRef) for p in g.objects(None, SH.path))
+                 and not any((None, p, None) in g for p in (
+                     SH.node, SH.qualifiedValueShape, SH.target))
+                 and not any((s, SH.path, None) in g
+                             for p in (SH["or"], SH["and"], SH["not"], SH.xone, SH.property)
+                             for s in g.subjects(p, None)))
+        classes = frozenset(str(c) for c in g.objects(None, SH["class"]))
+        objects_of = frozenset(str(p) for p in g.objects(None, SH.targetObjectsOf))
+        cached = _shapes_cache[shapes] = (mtime, _Shapes(g, local, classes, objects_of))
+    return cached[1]
 
 
 def validate(data: Graph, *, shapes: Path = SHAPES_FILE) -> ValidationReport:
     """Validate an rdflib graph against the shapes. Warnings do not break conformance."""
     conforms, results, text = pyshacl.validate(
-        data, shacl_graph=_shapes(shapes), inference="none", allow_warnings=True,
+        data, shacl_graph=_shapes(shapes).graph, inference="none", allow_warnings=True,
         advanced=True,
     )
     problems = []
@@ -86,62 +121,152 @@ def validate_store(kb, *, shapes: Path = SHAPES_FILE, extra: Graph | None = None
 
 
 def refuse_nonconforming_write(kb, apply: Callable[[ox.Store], None], *,
-                               shapes: Path = SHAPES_FILE) -> None:
+                               shapes: Path = SHAPES_FILE, whole: bool = False) -> None:
     """Raise ValidationFailed, with the SHACL report, if ``apply`` (a write, given a store)
     would add violations to ``kb``'s asserted graphs (those the data already has do not
-    block other writes). ``apply`` runs on an in-memory copy of the store, which is
-    validated whole; the store itself is not touched. The caller holds ``kb``'s write lock,
-    so the copy is what the write will meet."""
-    candidate = ox.Store()
-    candidate.load(kb.dump("nq"), format=ox.RdfFormat.N_QUADS)
-    before = _violations(kb, candidate, shapes)
+    block other writes). The store itself is not touched: ``apply`` runs on an in-memory
+    copy, and the caller holds ``kb``'s write lock, so the copy is what the write will meet.
 
-    def write_and_read() -> Graph:
-        apply(candidate)
-        return _asserted(candidate)
-
+    Only the nodes the write can affect are validated (see ``_affected``), before and after
+    the write, each with its neighbourhood: past the copy, the cost follows the size of the
+    change, not of the store. A change to the class hierarchy, shapes that look further than
+    a node's values (see ``_shapes``), or ``whole`` validate the whole store instead.
+    """
     from kb.store import run_in_engine_thread
 
-    report = validate(run_in_engine_thread(write_and_read), shapes=shapes)
-    violations = [p for p in report.problems if p.severity == "Violation"]
-    added = [p for p in violations if _key(p) not in before]
+    rules = _shapes(shapes)
+    change = run_in_engine_thread(_write_on_copy, kb.backend, apply, rules, whole)
+    if change is None:
+        return  # nothing asserted changed
+    before_graph, after_graph, focus = change
+    after = validate(after_graph, shapes=shapes)
+    before = validate(before_graph, shapes=shapes)
+    keep = None if focus is None else {node.value for node in focus}
+
+    def violations(report: ValidationReport) -> list[Problem]:
+        return [p for p in report.problems if p.severity == "Violation"
+                and (keep is None or p.focus in keep)]
+
+    known = {_key(p) for p in violations(before)}
+    added = [p for p in violations(after) if _key(p) not in known]
     if added:
         shown = "\n".join(str(p) for p in added[:20])
         more = f"\n… and {len(added) - 20} more" if len(added) > 20 else ""
         raise ValidationFailed(
             f"The write was refused: it would break {len(added)} SHACL constraint(s); "
-            f"nothing changed.\n{shown}{more}", report_text=report.text,
+            f"nothing changed.\n{shown}{more}", report_text=after.text,
             report=[{"focus": p.focus, "path": p.path, "message": p.message} for p in added])
-    # what the store will hold once the write is done (the generation after it)
-    kb._violations = (kb.generation + 1, {_key(p) for p in violations})
 
 
 def _key(problem: Problem) -> tuple[str, str | None, str]:
     return (problem.focus, problem.path, problem.message)
 
 
-def _violations(kb, store: ox.Store, shapes: Path) -> set[tuple[str, str | None, str]]:
-    """The violations ``store`` (a copy of ``kb``) has, remembered per store generation."""
-    cached = getattr(kb, "_violations", None)
-    if cached is not None and cached[0] == kb.generation:
-        return cached[1]
-    from kb.store import run_in_engine_thread
+_NQ = ox.RdfFormat.N_QUADS
+_TYPE = ox.NamedNode(str(RDF.type))
+_SUBCLASS = ox.NamedNode(str(RDFS.subClassOf))
+NodeSet = set[ox.NamedNode | ox.BlankNode]
 
-    report = validate(run_in_engine_thread(_asserted, store), shapes=shapes)
-    keys = {_key(p) for p in report.problems if p.severity == "Violation"}
-    kb._violations = (kb.generation, keys)
-    return keys
+
+def _write_on_copy(backend, apply: Callable[[ox.Store], None], rules: _Shapes,
+                   whole: bool) -> tuple[Graph, Graph, NodeSet | None] | None:
+    """Run ``apply`` on an in-memory copy of ``backend`` and return what to validate:
+    ``(before, after, focus nodes)``, graphs holding the focus nodes' neighbourhoods, or
+    ``(before, after, None)``, the whole asserted graphs; None when no asserted triple
+    changed. Runs on the engine thread."""
+    from kb.backends import OxigraphBackend
+
+    dumped = backend.dump(None, _NQ, None)
+    candidate = ox.Store()
+    candidate.bulk_extend(ox.parse(dumped, format=_NQ))  # blank node labels kept
+    apply(candidate)
+    before_lines = set(dumped.splitlines())
+    after_lines = set(candidate.dump(format=_NQ).splitlines())
+    changed = [q for q in ox.parse(b"\n".join(before_lines ^ after_lines), format=_NQ)
+               if _asserted_graph(q.graph_name)]
+    if not changed:
+        return None
+    if isinstance(backend, OxigraphBackend):
+        original = backend.store  # read only, under the write lock
+    else:
+        original = ox.Store()
+        original.bulk_extend(ox.parse(dumped, format=_NQ))
+    if whole or not rules.local or any(q.predicate == _SUBCLASS for q in changed):
+        return _asserted(original), _asserted(candidate), None
+    focus = _affected(changed, (original, candidate), rules.objects_of)
+    return (_neighbourhood(original, focus, rules.classes),
+            _neighbourhood(candidate, focus, rules.classes), focus)
+
+
+def _asserted_graph(graph: object) -> bool:
+    return isinstance(graph, ox.NamedNode) and graph.value != str(INFERRED_GRAPH)
+
+
+def _quads(store: ox.Store, subject=None, predicate=None, object=None) -> Iterator[ox.Quad]:
+    return (q for q in store.quads_for_pattern(subject, predicate, object)
+            if _asserted_graph(q.graph_name))
+
+
+def _affected(changed: list[ox.Quad], stores: tuple[ox.Store, ...],
+              objects_of: frozenset[str]) -> NodeSet:
+    """The nodes whose validation a change can alter, with local shapes (see ``_shapes``):
+    the subjects of the changed triples, their objects where the predicate is one of
+    ``objects_of`` (``sh:targetObjectsOf``), and the nodes with a value whose type changed
+    (``sh:class``)."""
+    nodes: NodeSet = set()
+    retyped: NodeSet = set()
+    for q in changed:
+        nodes.add(q.subject)  # type: ignore[arg-type]
+        if q.predicate.value in objects_of and not isinstance(q.object, ox.Literal):
+            nodes.add(q.object)  # type: ignore[arg-type]
+        if q.predicate == _TYPE:
+            retyped.add(q.subject)  # type: ignore[arg-type]
+    for store in stores:
+        for node in retyped:
+            nodes.update(q.subject for q in _quads(store, object=node))  # type: ignore[misc]
+    return nodes
+
+
+def _neighbourhood(store: ox.Store, focus: NodeSet, classes: frozenset[str]) -> Graph:
+    """What validating ``focus`` needs to read: the focus nodes' triples, the class
+    hierarchy (for ``sh:targetClass`` and ``sh:class``), and the types of their values that
+    ``sh:class`` asks for (other types would make the values targets of shapes, validated
+    for nothing)."""
+    g = Graph()
+
+    def add(q: ox.Quad) -> None:
+        g.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))  # type: ignore[arg-type]
+
+    subclasses: dict[str, set[str]] = {}
+    for q in _quads(store, predicate=_SUBCLASS):
+        add(q)
+        subclasses.setdefault(q.object.value, set()).add(q.subject.value)
+    wanted, todo = set(), list(classes)
+    while todo:  # the classes sh:class names, and their subclasses
+        c = todo.pop()
+        if c not in wanted:
+            wanted.add(c)
+            todo.extend(subclasses.get(c, ()))
+    values: NodeSet = set()
+    for node in focus:
+        for q in _quads(store, subject=node):
+            add(q)
+            if isinstance(q.object, ox.NamedNode | ox.BlankNode):
+                values.add(q.object)
+    for node in values - focus:
+        for q in _quads(store, subject=node, predicate=_TYPE):
+            if q.object.value in wanted:
+                add(q)
+    return g
 
 
 def _asserted(store: ox.Store) -> Graph:
     """The union of ``store``'s named graphs but the ``inferred`` one, as an rdflib graph
     (call on the engine thread)."""
     from kb.backends import query_store
-    from kb.namespaces import INFERRED_GRAPH
     from kb.store import _graph
 
-    graphs = [g.value for g in store.named_graphs()
-              if isinstance(g, ox.NamedNode) and g.value != str(INFERRED_GRAPH)]
+    graphs = [g.value for g in store.named_graphs() if _asserted_graph(g)]
     if not graphs:
         return Graph()
     return _graph(query_store(store, "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",

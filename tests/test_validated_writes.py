@@ -3,6 +3,9 @@ violation is refused with the report, and the store is exactly as before."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -83,3 +86,172 @@ def test_a_server_refuses_nonconforming_writes_with_the_report(tmp_path: Path) -
             **TOKEN, "Content-Type": "application/sparql-update"})
         assert r.status_code == 204, r.text
         assert everything() != before
+
+
+# --- only the nodes a write touches are validated, with the same verdict as the whole store ---
+
+ID = "https://w3id.org/medsupply-kb/id/"
+GRAPH = "https://w3id.org/medsupply-kb/graph/"
+PREFIXES = (f"PREFIX ms: <{MS}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
+            "PREFIX qudt: <http://qudt.org/schema/qudt/> ")
+#: Updates on the bundled data, and whether they keep it conforming.
+WRITES = [
+    (True, f"INSERT DATA {{ GRAPH <urn:g:t> {{ <{ID}person/new> a ms:Person ; rdfs:label 'N' }} }}"),
+    (False, f"DELETE WHERE {{ GRAPH ?g {{ <{ID}person/jan-hamacek> rdfs:label ?l }} }}"),
+    # the organisations and incidents whose country is the EU break sh:class
+    (False, f"DELETE WHERE {{ GRAPH ?g {{ <{ID}country/EU> a ms:Country }} }}"),
+    # a quantity is a blank node: a second, negative number
+    (False, f"INSERT {{ GRAPH ?g {{ ?q qudt:numericValue -1.0 }} }} WHERE {{ GRAPH ?g {{ "
+            f"<{ID}claim/es-order-size-telecinco> ms:quantity ?q }} }}"),
+    # claims and statements cite documents of this graph
+    (False, f"DROP GRAPH <{GRAPH}sources>"),
+    (True, f"INSERT DATA {{ GRAPH <{GRAPH}inferred> {{ <urn:p:i> a ms:Person }} }}"),
+    # the class hierarchy changes: the whole store is validated
+    (False, f"DELETE DATA {{ GRAPH <{GRAPH}ontology> {{ ms:GovernmentAgency rdfs:subClassOf "
+            "ms:Organization } }"),
+    (True, f"INSERT DATA {{ GRAPH <{GRAPH}ontology> {{ ms:Manufacturer rdfs:subClassOf "
+           "ms:Person } }"),
+]
+
+
+@pytest.fixture(scope="module")
+def bundled() -> KnowledgeBase:
+    """The bundled data, with the ontology's class hierarchy (not its terms, whose SPARQL
+    checks make whole-store validation slow)."""
+    root = Path(__file__).resolve().parent.parent
+    with KnowledgeBase.open("memory") as kb:
+        kb.load([root / "data"])
+        ontology = ox.Store()
+        ontology.load(path=str(root / "ontology" / "medsupply.ttl"), format=ox.RdfFormat.TURTLE)
+        subclass = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
+        kb.write([ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(f"{GRAPH}ontology"))
+                  for q in ontology.quads_for_pattern(None, subclass, None)])
+        yield kb
+
+
+def _refused(kb: KnowledgeBase, update: str, *, whole: bool) -> set[tuple]:
+    from kb.validate import refuse_nonconforming_write
+
+    try:
+        refuse_nonconforming_write(kb, lambda store: store.update(PREFIXES + update), whole=whole)
+    except ValidationFailed as e:
+        # blank nodes are relabelled on each copy
+        return {(r["focus"] if ":" in r["focus"] else "_:", r["path"], r["message"])
+                for r in e.report}
+    return set()
+
+
+@pytest.mark.parametrize(("conforming", "update"), WRITES)
+def test_the_touched_nodes_get_the_verdict_of_the_whole_store(
+        bundled: KnowledgeBase, conforming: bool, update: str) -> None:
+    from kb.validate import validate_store
+
+    assert validate_store(bundled).conforms
+    before = dump(bundled)
+    refused = _refused(bundled, update, whole=False)
+    assert refused == _refused(bundled, update, whole=True)
+    assert (refused == set()) == conforming, refused
+    assert dump(bundled) == before  # the check never writes
+
+
+def test_the_bundled_shapes_allow_validating_only_touched_nodes(tmp_path: Path) -> None:
+    from kb.bundled import SHAPES_FILE
+    from kb.validate import _shapes
+
+    assert _shapes(SHAPES_FILE).local
+    deeper = tmp_path / "shapes.ttl"
+    deeper.write_text("@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <urn:ex:> .\n"
+                      "ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ;"
+                      " sh:node ex:T ] .\n")
+    assert not _shapes(deeper).local  # the values' own triples matter: the whole store
+
+
+def test_a_server_over_the_bundled_data_keeps_it_conforming(tmp_path: Path) -> None:
+    """Violating SPARQL updates and Graph Store writes (PUT, POST, DELETE) are refused with
+    the report (422) and leave the full dump as it was; so does a syntax error after a good
+    operation; conforming writes go through."""
+    root = Path(__file__).resolve().parent.parent
+    store = tmp_path / "store"
+    for args in (("--graph", f"{GRAPH}ontology", str(root / "ontology" / "medsupply.ttl")),
+                 (str(root / "data"),)):
+        loaded = run_kb("load", "--quiet", *args, store=store)
+        assert loaded.returncode == 0, loaded.stderr
+    update = {**TOKEN, "Content-Type": "application/sparql-update"}
+    turtle = {**TOKEN, "Content-Type": "text/turtle"}
+    hamacek = f"<{ID}person/jan-hamacek>"
+    with serve(store, update_token="s3cret", validate_writes="1") as url:
+        def everything() -> list[str]:
+            r = httpx.get(f"{url}/export", params={"format": "nq"})
+            assert r.status_code == 200
+            return sorted(r.text.splitlines())
+
+        before = everything()
+        assert len(before) > 3000
+        refused = [
+            httpx.post(f"{url}/sparql", headers=update, content=PREFIXES + (
+                f"INSERT DATA {{ GRAPH <urn:g:t> {{ <urn:p:ok> a ms:Person ; rdfs:label 'OK' }} }} ;"
+                f"DELETE WHERE {{ GRAPH ?g {{ {hamacek} rdfs:label ?l }} }}")),
+            httpx.put(f"{url}/store", params={"graph": f"{GRAPH}sources"}, headers=turtle,
+                      content="<urn:a> <urn:b> <urn:c> ."),
+            httpx.post(f"{url}/store", params={"graph": "urn:g:t"}, headers=turtle,
+                       content=f"{hamacek} <{MS}speaksFor> <urn:x> ; a <{MS}Post> ."),
+            httpx.delete(f"{url}/store", params={"graph": f"{GRAPH}sources"}, headers=TOKEN),
+        ]
+        for r in refused:
+            assert r.status_code == 422, r.text
+            body = r.json()
+            assert body["type"] == "ValidationFailed" and "nothing changed" in body["error"]
+            assert body["report"] and all(v["focus"] and v["message"] for v in body["report"])
+        assert refused[0].json()["report"][0]["focus"] == hamacek[1:-1]
+        assert refused[0].json()["report"][0]["path"].endswith("#label")
+        assert {v["focus"] for v in refused[3].json()["report"]} >= {f"{ID}claim/seed-test-kits"}
+        r = httpx.post(f"{url}/sparql", headers=update, content=PREFIXES + (
+            "INSERT DATA { GRAPH <urn:g:t> { <urn:p:ok> a ms:Person ; rdfs:label 'OK' } } ;"
+            "INSERT DATA { GRAPH <urn:g:t> { <urn:a> <urn:b> } } ; CLEAR ALL"))
+        assert r.status_code == 400 and r.json()["line"] == 1, r.text
+        assert everything() == before
+        r = httpx.post(f"{url}/sparql", headers=update, content=PREFIXES + (
+            "INSERT DATA { GRAPH <urn:g:t> { <urn:p:ok> a ms:Person ; rdfs:label 'OK' } }"))
+        assert r.status_code == 204, r.text
+        r = httpx.put(f"{url}/store", params={"graph": "urn:g:u"}, headers=turtle,
+                      content=f"<urn:p:ok2> a <{MS}Person> ; <http://www.w3.org/2000/01/rdf-schema#label> 'OK2' .")
+        assert r.status_code == 201, r.text
+        after = everything()
+        assert len(after) == len(before) + 4
+
+
+def _kb_validating(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env["KB_VALIDATE_WRITES"] = "1"
+    return subprocess.run([sys.executable, "-m", "kb", "--store", str(store), *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_the_cli_prints_the_report_and_exits_1(tmp_path: Path) -> None:
+    """``kb update`` and ``kb load`` with KB_VALIDATE_WRITES: a violation is refused with the
+    report (exit 1) and nothing changes; a file loaded again replaces its old triples before
+    it is checked (a country whose code changed is no country with two codes)."""
+    store = tmp_path / "store"
+    country = tmp_path / "country.ttl"
+    prefixes = (f"@prefix ms: <{MS}> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n")
+    country.write_text(prefixes + '<urn:c:x> a ms:Country ; rdfs:label "X"@en ; '
+                       'ms:iso3166Alpha2 "XA" .\n')
+    assert _kb_validating("load", str(country), store=store).returncode == 0
+    country.write_text(prefixes + '<urn:c:x> a ms:Country ; rdfs:label "X"@en ; '
+                       'ms:iso3166Alpha2 "XB" .\n')
+    loaded = _kb_validating("load", str(country), store=store)
+    assert loaded.returncode == 0, loaded.stderr
+    with KnowledgeBase.open(str(store)) as kb:
+        before = dump(kb)
+    country.write_text(prefixes + '<urn:c:x> a ms:Country ; rdfs:label "X" ; '
+                       'ms:iso3166Alpha2 "XC" .\n')
+    refused = _kb_validating("load", str(country), store=store)
+    assert refused.returncode == 1
+    assert "refused" in refused.stderr and "urn:c:x" in refused.stderr
+    assert "language tag" in refused.stderr
+    refused = _kb_validating("update", f"DELETE WHERE {{ GRAPH ?g {{ <urn:c:x> <{MS}iso3166Alpha2> ?c }} }}",
+                             store=store)
+    assert refused.returncode == 1 and "urn:c:x" in refused.stderr
+    assert "two-letter" in refused.stderr and "Traceback" not in refused.stderr
+    with KnowledgeBase.open(str(store)) as kb:
+        assert dump(kb) == before
