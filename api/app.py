@@ -25,6 +25,8 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        if getattr(app.state, "owns_kb", False):  # made by app_from_env: nobody else closes it
+            app.state.kb.close()
 
     app = FastAPI(title="medsupply-kb", version="0.1.0", lifespan=lifespan,
                   description="SPARQL and graph views over the medical-supply trade KB.",
@@ -70,4 +72,6 @@ def app_from_env() -> FastAPI:
     """For ``uvicorn --factory api.app:app_from_env``: settings from ``KB_*`` variables."""
     kb = KnowledgeBase(Settings.from_env())
     kb.start_query_workers()
-    return create_app(kb)
+    app = create_app(kb)
+    app.state.owns_kb = True  # closed when the server shuts down
+    return app

@@ -32,6 +32,7 @@ import multiprocessing.connection
 import os
 import queue
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -411,6 +412,8 @@ def serve(conn: Connection) -> None:
     """The worker process: answer requests from ``conn`` until it closes or sends None."""
     from kb.store import ENGINE_STACK_BYTES
 
+    # Ctrl-C in a terminal reaches the whole process group: the server stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:  # a killed server takes its workers with it, mid-query or not
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
