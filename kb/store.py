@@ -418,16 +418,10 @@ class KnowledgeBase:
         with self._write_lock:
             try:
                 if validate:
-                    from kb.validate import refuse_nonconforming_write
+                    from kb.validate import refuse_nonconforming_quads
 
                     quads = list(quads)
-
-                    def apply(store: ox.Store) -> None:
-                        if before:
-                            store.update(before)
-                        store.extend(quads)
-
-                    refuse_nonconforming_write(self, apply)
+                    refuse_nonconforming_quads(self, quads, before=before)
                 run_in_engine_thread(self.backend.write, quads, before=before)
             finally:
                 self.generation += 1

@@ -8,6 +8,8 @@ True
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,7 @@ class _Shapes:
 
 
 _shapes_cache: dict[Path, tuple[float, _Shapes]] = {}
+_pyshacl_lock = threading.Lock()
 
 
 def _shapes(shapes: Path) -> _Shapes:
@@ -87,10 +90,11 @@ def _shapes(shapes: Path) -> _Shapes:
 
 def validate(data: Graph, *, shapes: Path = SHAPES_FILE) -> ValidationReport:
     """Validate an rdflib graph against the shapes. Warnings do not break conformance."""
-    conforms, results, text = pyshacl.validate(
-        data, shacl_graph=_shapes(shapes).graph, inference="none", allow_warnings=True,
-        advanced=True,
-    )
+    with _pyshacl_lock:  # pySHACL adds a few triples to the (shared) shapes graph
+        conforms, results, text = pyshacl.validate(
+            data, shacl_graph=_shapes(shapes).graph, inference="none", allow_warnings=True,
+            advanced=True,
+        )
     problems = []
     for result in results.subjects(SH.resultSeverity, None):
         severity = str(results.value(result, SH.resultSeverity)).rsplit("#", 1)[-1]
@@ -138,7 +142,13 @@ def refuse_nonconforming_write(kb, apply: Callable[[ox.Store], None], *,
     change = run_in_engine_thread(_write_on_copy, kb.backend, apply, rules, whole)
     if change is None:
         return  # nothing asserted changed
-    before_graph, after_graph, focus = change
+    _refuse_added(*change, shapes=shapes)
+
+
+def _refuse_added(before_graph: Graph, after_graph: Graph, focus: NodeSet | None, *,
+                  shapes: Path) -> None:
+    """Raise ValidationFailed if ``after_graph`` has violations (on ``focus`` nodes, or any)
+    that ``before_graph`` has not."""
     after = validate(after_graph, shapes=shapes)
     before = validate(before_graph, shapes=shapes)
     keep = None if focus is None else {node.value for node in focus}
@@ -156,6 +166,84 @@ def refuse_nonconforming_write(kb, apply: Callable[[ox.Store], None], *,
             f"The write was refused: it would break {len(added)} SHACL constraint(s); "
             f"nothing changed.\n{shown}{more}", report_text=after.text,
             report=[{"focus": p.focus, "path": p.path, "message": p.message} for p in added])
+
+
+def refuse_nonconforming_quads(kb, quads: list[ox.Quad], *, before: str | None = None,
+                               shapes: Path = SHAPES_FILE) -> None:
+    """``refuse_nonconforming_write`` for a write that adds ``quads`` after the update
+    ``before``. When ``before`` is None or drops one graph (a Graph Store PUT, a graph
+    replaced) and the store is local, the change is known without running it: the store is
+    not copied, and validation reads it through the change (see ``_Overlay``)."""
+    from kb.store import run_in_engine_thread
+
+    def apply(store: ox.Store) -> None:
+        if before:
+            store.update(before)
+        store.extend(quads)
+
+    from kb.backends import OxigraphBackend
+
+    dropped = re.fullmatch(r"DROP SILENT GRAPH <([^>]*)>", before.strip()) if before else None
+    rules = _shapes(shapes)
+    change: object = "copy"
+    if (before is None or dropped) and isinstance(kb.backend, OxigraphBackend) and rules.local:
+        change = run_in_engine_thread(_write_through_overlay, kb.backend.store, quads,
+                                      dropped.group(1) if dropped else None, rules)
+    if change == "copy":
+        refuse_nonconforming_write(kb, apply, shapes=shapes)
+    elif change is not None:
+        _refuse_added(*change, shapes=shapes)  # type: ignore[misc]
+
+
+class _Overlay:
+    """A store as it will be after a write: ``store`` without ``removed``, with ``added``
+    (quads it does not hold yet); only ``quads_for_pattern`` on subject, predicate and
+    object, enough for ``_affected`` and ``_neighbourhood``."""
+
+    def __init__(self, store: ox.Store, removed: set[ox.Quad], added: list[ox.Quad]) -> None:
+        self.store, self.removed, self.added = store, removed, added
+        self.by_subject: dict[object, list[ox.Quad]] = {}
+        self.by_object: dict[object, list[ox.Quad]] = {}
+        for q in added:
+            self.by_subject.setdefault(q.subject, []).append(q)
+            self.by_object.setdefault(q.object, []).append(q)
+
+    def quads_for_pattern(self, subject=None, predicate=None, object=None) -> Iterator[ox.Quad]:
+        for q in self.store.quads_for_pattern(subject, predicate, object):
+            if q not in self.removed:
+                yield q
+        if subject is not None:
+            candidates = self.by_subject.get(subject, [])
+        elif object is not None:
+            candidates = self.by_object.get(object, [])
+        else:
+            candidates = self.added
+        for q in candidates:
+            if ((predicate is None or q.predicate == predicate)
+                    and (object is None or q.object == object)):
+                yield q
+
+
+def _write_through_overlay(store: ox.Store, quads: list[ox.Quad], graph: str | None,
+                           rules: _Shapes):
+    """What to validate for a write that drops ``graph`` (if any) and adds ``quads``:
+    ``(before, after, focus)`` for ``_refuse_added``, None when nothing asserted changes, or
+    ``"copy"`` when the change needs the whole store validated (engine thread)."""
+    new = set(quads)
+    removed: set[ox.Quad] = set()
+    if graph is not None:
+        removed = {q for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+                   if q not in new}
+    added = [q for q in new if q not in store]
+    changed = [q for q in (*removed, *added) if _asserted_graph(q.graph_name)]
+    if not changed:
+        return None
+    if any(q.predicate == _SUBCLASS for q in changed):
+        return "copy"
+    after = _Overlay(store, removed, added)
+    focus = _affected(changed, (store, after), rules.objects_of)  # type: ignore[arg-type]
+    return (_neighbourhood(store, focus, rules.classes),
+            _neighbourhood(after, focus, rules.classes), focus)  # type: ignore[arg-type]
 
 
 def _key(problem: Problem) -> tuple[str, str | None, str]:

@@ -255,3 +255,77 @@ def test_the_cli_prints_the_report_and_exits_1(tmp_path: Path) -> None:
     assert "two-letter" in refused.stderr and "Traceback" not in refused.stderr
     with KnowledgeBase.open(str(store)) as kb:
         assert dump(kb) == before
+
+
+# --- a write of known quads (Graph Store, replace_graph) is checked without copying the store ---
+
+def _graph_quads(kb: KnowledgeBase, graph: str) -> list[ox.Quad]:
+    from kb.store import run_in_engine_thread
+
+    return run_in_engine_thread(lambda: list(kb.backend.store.quads_for_pattern(
+        None, None, None, ox.NamedNode(graph))))
+
+
+def _quad_writes(kb: KnowledgeBase) -> list[tuple[bool, str, list[ox.Quad], bool]]:
+    """(conforming, graph, quads, replace): Graph Store PUTs (replace) and POSTs."""
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+    title = ox.NamedNode("http://purl.org/dc/terms/title")
+    qudt = "http://qudt.org/schema/qudt/"
+    sources, g = f"{GRAPH}sources", ox.NamedNode("urn:g:post")
+    current = _graph_quads(kb, sources)
+    untitled = [q for q in current if q.predicate != title
+                or q.subject != ox.NamedNode(f"{ID}source/iso-3166")]
+    ontology = [q for q in _graph_quads(kb, f"{GRAPH}ontology")
+                if q.subject != ox.NamedNode(f"{MS}GovernmentAgency")]
+    person, amount = ox.NamedNode(f"{ID}person/posted"), ox.BlankNode("q1")
+    return [
+        (False, sources, [ox.Quad(ox.NamedNode("urn:a"), label, ox.Literal("a"),
+                                  ox.NamedNode(sources))], True),
+        (True, sources, current, True),
+        (False, sources, untitled, True),
+        (False, "urn:g:post", [ox.Quad(person, rdf_type, ox.NamedNode(f"{MS}Person"), g)], False),
+        (True, "urn:g:post", [ox.Quad(person, rdf_type, ox.NamedNode(f"{MS}Person"), g),
+                              ox.Quad(person, label, ox.Literal("P"), g)], False),
+        (False, "urn:g:post", [
+            ox.Quad(amount, rdf_type, ox.NamedNode(f"{qudt}QuantityValue"), g),
+            ox.Quad(amount, ox.NamedNode(f"{qudt}numericValue"),
+                    ox.Literal("-1", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")), g),
+            ox.Quad(amount, ox.NamedNode(f"{qudt}unit"), ox.NamedNode("urn:unit"), g)], False),
+        (False, f"{GRAPH}ontology", ontology, True),  # the class hierarchy: a copy, validated whole
+    ]
+
+
+def test_writes_of_known_quads_get_the_verdict_of_the_whole_store(
+        bundled: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.validate
+    from kb.validate import refuse_nonconforming_quads, refuse_nonconforming_write
+
+    copies = []
+    copy = kb.validate._write_on_copy
+    monkeypatch.setattr(kb.validate, "_write_on_copy", lambda *a: copies.append(1) or copy(*a))
+
+    def refused(check) -> set[tuple]:
+        try:
+            check()
+        except ValidationFailed as e:
+            return {(r["focus"], r["path"], r["message"]) for r in e.report}
+        return set()
+
+    before = dump(bundled)
+    for conforming, graph, quads, replace in _quad_writes(bundled):
+        drop = f"DROP SILENT GRAPH <{graph}>" if replace else None
+
+        def apply(store: ox.Store, quads=quads, drop=drop) -> None:
+            if drop:
+                store.update(drop)
+            store.extend(quads)
+
+        copies.clear()
+        found = refused(lambda quads=quads, drop=drop: refuse_nonconforming_quads(
+            bundled, quads, before=drop))
+        assert bool(copies) == graph.endswith("ontology")  # the store is copied for that only
+        assert found == refused(lambda apply=apply: refuse_nonconforming_write(
+            bundled, apply, whole=True)), (graph, len(quads))
+        assert (found == set()) == conforming, (graph, found)
+    assert dump(bundled) == before
