@@ -97,6 +97,13 @@ def choose(kind: str, accept: str | None, format_name: str | None = None):
         + ", ".join(m for m, _ in table))
 
 
+def prefers_html(accept: str | None) -> bool:
+    """True when the first choice of ``accept`` is ``text/html`` itself (a browser), so
+    that a page fits better than any SPARQL format; ``*/*`` alone is not enough."""
+    ranges = [(m, q) for m, q in parse_accept(accept) if q > 0]
+    return bool(ranges) and ranges[0][0] == "text/html"
+
+
 def _refused(media: str, accept: str | None) -> bool:
     """True when the header gives this exact type q=0."""
     return any(m == media and q <= 0 for m, q in parse_accept(accept))

@@ -95,7 +95,7 @@ MEDIA = {"application/sparql-results+json", "application/sparql-results+xml", "t
          "text/tab-separated-values", "text/turtle", "application/n-triples",
          "application/ld+json", "application/rdf+xml", "application/trig",
          "application/n-quads", "text/n3", "application/json", "application/xml", "text/xml",
-         "text/plain"}
+         "text/plain", "text/html"}  # text/html: a page for a browser's Accept
 
 
 @pytest.fixture(scope="module")

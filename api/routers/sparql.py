@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, XSD
@@ -24,13 +27,71 @@ RDFLIB_NAMES = {"Turtle": "turtle", "N-Triples": "nt", "JSON-LD": "json-ld",
 
 async def _run_query(kb: KnowledgeBase, query: str, accept: str | None,
                      format_name: str | None, default_graph: list[str],
-                     named: list[str]) -> Response:
+                     named: list[str], request: Request | None = None) -> Response:
+    if request is not None and format_name is None and negotiation.prefers_html(accept):
+        return await _html_answer(request, kb, query, default_graph, named)
     result = await kb.query_async(
         query, format=lambda kind: negotiation.choose(kind, accept, format_name),
         default_graph=default_graph or None, named_graphs=named or None,
     )
     return Response(result.data, media_type=result.media_type,
                     headers={"Vary": "Accept"})
+
+
+async def _html_answer(request: Request, kb: KnowledgeBase, query: str,
+                       default_graph: list[str], named: list[str]) -> Response:
+    """The answer as an HTML table, for a browser (the query form without scripts): IRIs
+    link to their resource pages, at most ``max_rows`` rows."""
+    from urllib.parse import urlencode
+
+    from api.routers.pages import _headers, templates
+
+    result = await kb.query_async(
+        query, format=lambda kind: "nt" if kind == "graph" else "json",
+        default_graph=default_graph or None, named_graphs=named or None)
+    limit = request.app.state.settings.max_rows
+    boolean, columns, rows = None, [], []
+    if result.kind == "graph":
+        columns = ["subject", "predicate", "object"]
+        for i, t in enumerate(ox.parse(result.data, format=ox.RdfFormat.N_TRIPLES)):
+            if i == limit:
+                break
+            rows.append([_cell(t.subject), _cell(t.predicate), _cell(t.object)])
+        total = result.data.count(b"\n")
+    else:
+        answer = json.loads(result.data)
+        boolean = answer.get("boolean")
+        columns = answer["head"].get("vars", [])
+        bindings = answer.get("results", {}).get("bindings", [])
+        total = len(bindings)
+        rows = [[_json_cell(b.get(c)) for c in columns] for b in bindings[:limit]]
+    formats = ["ttl", "nt", "jsonld", "rdfxml", "trig", "nq"] if result.kind == "graph" else [
+        "json", "csv", "tsv", "xml"]
+    downloads = [(f, "/sparql?" + urlencode({"format": f, "query": query})) for f in formats]
+    return templates.TemplateResponse(request, "answer.html", {
+        "query": query, "kind": result.kind, "boolean": boolean, "columns": columns,
+        "rows": rows, "total": total, "downloads": downloads},
+        headers={**_headers(), "Vary": "Accept"})
+
+
+def _link(iri: str) -> str | None:
+    from urllib.parse import quote
+
+    return f"/resource?iri={quote(iri, safe='')}" if iri.startswith(("http://", "https://")) \
+        else None
+
+
+def _cell(term: object) -> dict[str, str | None]:
+    if isinstance(term, ox.NamedNode):
+        return {"text": term.value, "href": _link(term.value)}
+    return {"text": term.value if isinstance(term, ox.Literal) else str(term), "href": None}
+
+
+def _json_cell(term: dict | None) -> dict[str, str | None]:
+    if term is None:
+        return {"text": "", "href": None}
+    href = _link(term["value"]) if term.get("type") == "uri" else None
+    return {"text": term["value"], "href": href}
 
 
 def service_description(kb: KnowledgeBase, endpoint: str) -> Graph:
@@ -85,7 +146,7 @@ async def sparql_get(request: Request, kb: KB) -> Response:
         return await run_in_threadpool(_describe_service, kb, request)
     return await _run_query(
         kb, query, request.headers.get("accept"), params.get("format"),
-        params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
+        params.getlist("default-graph-uri"), params.getlist("named-graph-uri"), request)
 
 
 @router.post("/sparql")
@@ -120,4 +181,4 @@ async def sparql_post(request: Request, kb: KB, settings: SettingsDep) -> Respon
         return Response(status_code=204)
     assert query is not None
     return await _run_query(kb, query, request.headers.get("accept"), params.get("format"),
-                            defaults, named)
+                            defaults, named, request)
