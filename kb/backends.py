@@ -14,12 +14,15 @@ operations, all taking and returning pyoxigraph values:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 import pyoxigraph as ox
 
+from kb import union
 from kb.errors import QueryError, StoreError
 
 OxResult = object  # ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | RemoteTriples
@@ -57,25 +60,81 @@ class OxigraphBackend:
         return query_store(self.store, text, default_graph=default_graph,
                            named_graphs=named_graphs)
 
+    # Writes keep the engine's default graph equal to the set union of the named graphs
+    # (see kb.union): in one transaction where the change is small, and with the bulk
+    # loader (as atomic as before: not at all) where it is large.
+
     def update(self, text: str) -> None:
-        self.store.update(text)
+        self.store.update(union.rewrite_update(text))
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
+        quads = list(quads)
+        replaced = union.graphs_named(before) if before else []
+        if not quads and not before:
+            return
+        if len(quads) <= _ATOMIC_WRITE_QUADS:
+            self.store.update(_change(before, replaced, quads))
+            return
         if before:
-            self.store.update(before)
-        self.store.bulk_extend(quads)
+            self.store.update(_change(before, replaced, []))
+        default = ox.DefaultGraph()
+        with self._bulk():
+            self.store.bulk_extend(item for q in quads for item in (
+                q, ox.Quad(q.subject, q.predicate, q.object, default)))
 
     def bulk_load(self, source: object, format: ox.RdfFormat, *, graph: str, base_iri: str,
                   before: str | None = None) -> None:
         if before:
-            self.store.update(before)
-        self.store.bulk_load(source, format, to_graph=ox.NamedNode(graph), base_iri=base_iri)
+            self.store.update(_change(before, union.graphs_named(before), []))
+        target = ox.NamedNode(graph)
+        with self._bulk():
+            self.store.bulk_load(source, format, to_graph=target, base_iri=base_iri)
+            self._copy_to_union(target)
+
+    @contextmanager
+    def _bulk(self) -> Iterator[None]:
+        """Around the bulk loader's steps, which are not one transaction: a marker file in
+        the store's folder says the union may be incomplete, so that a store killed in the
+        middle rebuilds it when it is opened again."""
+        marker = None if self.path is None else self.path / _UNION_MARKER
+        if marker is not None:
+            marker.touch()
+        yield
+        if marker is not None:
+            self.store.flush()
+            marker.unlink()
+
+    def _copy_to_union(self, *graphs: ox.NamedNode) -> None:
+        default = ox.DefaultGraph()
+        self.store.bulk_extend(
+            ox.Quad(q.subject, q.predicate, q.object, default)
+            for g in graphs for q in self.store.quads_for_pattern(None, None, None, g)
+        )
+
+    def ensure_union(self) -> bool:
+        """Rebuild the union where it may be wrong: a store written before the union was
+        kept (its default graph empty, its named graphs not), or killed during a bulk load.
+        True if it was rebuilt."""
+        store = self.store
+        marker = None if self.path is None else self.path / _UNION_MARKER
+        if not (marker is not None and marker.exists()):
+            if next(iter(store.quads_for_pattern(None, None, None, ox.DefaultGraph())), None):
+                return False
+            if next(iter(store.quads_for_pattern(None, None, None, None)), None) is None:
+                return False
+        store.clear_graph(ox.DefaultGraph())
+        with self._bulk():
+            self._copy_to_union(*(g for g in store.named_graphs()
+                                  if isinstance(g, ox.NamedNode)))
+        return True
 
     def dump(self, output: IO[bytes] | None, format: ox.RdfFormat, graph: str | None) -> bytes:
-        kwargs: dict[str, object] = {"format": format}
         if graph is not None:
-            kwargs["from_graph"] = ox.NamedNode(graph)
-        return self.store.dump(output, **kwargs) or b""
+            return self.store.dump(output, format=format, from_graph=ox.NamedNode(graph)) or b""
+        # The dataset is its named graphs: the default graph is their union, derived.
+        quads = (q for g in self.store.named_graphs()
+                 for q in self.store.quads_for_pattern(None, None, None, g))
+        return ox.serialize(quads, output, format=format) or b""
 
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
@@ -90,18 +149,74 @@ class OxigraphBackend:
         del self.store
 
 
+#: In an on-disk store's folder while a bulk write runs (see ``OxigraphBackend._bulk``).
+_UNION_MARKER = "kb-union-incomplete"
+
+#: Writes up to this many quads are one SPARQL Update (one transaction, all or nothing);
+#: larger ones go through the bulk loader.
+_ATOMIC_WRITE_QUADS = 50_000
+
+
+def _change(before: str | None, replaced: list[str], quads: list[ox.Quad]) -> str:
+    """One update: ``before`` (a change confined to the ``replaced`` graphs), then the
+    ``quads``, with the union kept around them."""
+    steps = []
+    if replaced:
+        steps.append(union.drop_sole(replaced))
+    if before:
+        steps.append(before)
+    if quads:
+        blocks: dict[str, list[ox.Triple]] = {}
+        for q in quads:
+            name = q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else ""
+            blocks.setdefault(name, []).append(q.triple)
+        body = []
+        for name, triples in blocks.items():
+            text = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
+            body.append(f"GRAPH <{name}> {{\n{text}}}" if name else text)
+        every = [t for triples in blocks.values() for t in triples]
+        body.append(ox.serialize(every, format=ox.RdfFormat.N_TRIPLES).decode())
+        steps.append("INSERT DATA {\n" + "\n".join(body) + "\n}")
+    if replaced and not _DROPS_ONLY.fullmatch(before or ""):
+        steps.append(union.add_graphs(replaced))  # what the change kept of those graphs
+    return " ;\n".join(steps)
+
+
+_DROPS_ONLY = re.compile(r"(\s*DROP\s+(SILENT\s+)?GRAPH\s*<[^<>]*>\s*;?)+\s*", re.IGNORECASE)
+
+
 def query_store(store: ox.Store, text: str, *, default_graph: list[str] | None = None,
                 named_graphs: list[str] | None = None) -> OxResult:
     """Query a pyoxigraph store with the knowledge base's dataset rules: the default graph
-    is the union of the named graphs unless ``default_graph`` lists graphs."""
+    is the store's own, which the knowledge base keeps equal to the set union of the named
+    graphs (``kb.union``), unless ``default_graph`` lists graphs. A merge of several graphs
+    is a set too: their triples are merged into a scratch store first (the engine's own
+    merge counts a triple once per graph that holds it)."""
     kwargs: dict[str, object] = {}
+    if default_graph is not None and len(default_graph) > 1:
+        merged = _merge(store, default_graph, named_graphs)
+        return merged.query(text, default_graph=ox.DefaultGraph())
     if default_graph is not None:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graph]
-    else:
-        kwargs["use_default_graph_as_union"] = True
     if named_graphs is not None:
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
     return store.query(text, **kwargs)
+
+
+def _merge(store: ox.Store, default_graph: list[str],
+           named_graphs: list[str] | None) -> ox.Store:
+    """An in-memory store whose default graph is the RDF merge of ``default_graph`` and
+    whose named graphs are ``named_graphs`` (none when not given, as the protocol says)."""
+    merged = ox.Store()
+    default = ox.DefaultGraph()
+    merged.bulk_extend(
+        ox.Quad(q.subject, q.predicate, q.object, default)
+        for g in dict.fromkeys(default_graph)
+        for q in store.quads_for_pattern(None, None, None, ox.NamedNode(g))
+    )
+    for g in named_graphs or []:
+        merged.bulk_extend(store.quads_for_pattern(None, None, None, ox.NamedNode(g)))
+    return merged
 
 
 class RemoteTriples:
@@ -128,9 +243,11 @@ class RemoteBackend:
     named graphs (``oxigraph serve --union-default-graph``; see the README for others).
     """
 
-    def __init__(self, query_url: str, update_url: str | None = None, timeout: float = 60.0):
+    def __init__(self, query_url: str, update_url: str | None = None, timeout: float = 60.0,
+                 *, keep_union: bool = False):
         import httpx
 
+        self.keep_union = keep_union
         self.query_url = query_url
         self.update_url = update_url or _guess_update_url(query_url)
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
@@ -181,7 +298,8 @@ class RemoteBackend:
         return ox.parse_query_results(body, format=fmt)
 
     def update(self, text: str) -> None:
-        self._post(self.update_url, {"update": text})
+        self._post(self.update_url, {"update": union.rewrite_update(text) if self.keep_union
+                                     else text})
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
         # One request, so that servers with transactional updates apply all or nothing.
@@ -189,7 +307,9 @@ class RemoteBackend:
         # … is not allowed in a constant clause"), so a batch with blank nodes is written
         # as INSERT { … } WHERE {}, standard SPARQL 1.1, where one label is one new node
         # across the batch's graphs.
-        parts = [before] if before else []
+        replaced = union.graphs_named(before) if before and self.keep_union else []
+        parts = [union.drop_sole(replaced)] if replaced else []
+        parts += [before] if before else []
         batch: list[ox.Quad] = []
 
         def flush() -> None:
@@ -204,6 +324,9 @@ class RemoteBackend:
                 f"{ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()}}}"
                 for graph, triples in by_graph.items()
             ]
+            if self.keep_union:  # the same triples into the union
+                blocks.append(ox.serialize([q.triple for q in batch],
+                                           format=ox.RdfFormat.N_TRIPLES).decode())
             if blank:
                 parts.append("INSERT {\n" + "\n".join(blocks) + "\n} WHERE {}")
             else:
@@ -216,8 +339,10 @@ class RemoteBackend:
                 flush()
         if batch:
             flush()
+        if replaced and not _DROPS_ONLY.fullmatch(before or ""):
+            parts.append(union.add_graphs(replaced))
         if parts:
-            self.update(" ;\n".join(parts))
+            self._post(self.update_url, {"update": " ;\n".join(parts)})
 
     def bulk_load(self, source: object, format: ox.RdfFormat, *, graph: str, base_iri: str,
                   before: str | None = None) -> None:

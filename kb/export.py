@@ -146,9 +146,8 @@ def plan_export(kb, format: str = "trig", *, graph: str | None = None) -> Export
                 "format", f"{fmt} holds a single graph, but the whole dataset has named graphs: "
                 "use TriG or N-Quads (format=trig or format=nq), which keep the graphs, or "
                 "pick one graph")
+        # the named graphs: the default graph is their union, derived (kb.union)
         graphs: list[str | None] = list(kb.graphs())
-        if kb.is_local and _default_graph_size(kb):
-            graphs.insert(0, None)
         return ExportPlan(fmt, tuple(graphs), True)
     iri = graph_iri(graph)
     try:
@@ -266,17 +265,6 @@ class _Cancelled(Exception):
 
 
 # --- step 1: dump ---------------------------------------------------------------------------
-
-
-def _default_graph_size(kb) -> int:
-    from kb.store import run_in_engine_thread
-
-    def count() -> int:
-        for _ in kb.backend.store.quads_for_pattern(None, None, None, ox.DefaultGraph()):
-            return 1
-        return 0
-
-    return run_in_engine_thread(count)
 
 
 def _dump_graph(kb, graph: str | None, path: Path) -> Path:

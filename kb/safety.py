@@ -40,6 +40,8 @@ class SparqlScan:
     """What the lexical scan of a query or update found."""
 
     dataset_iris: list[str] = field(default_factory=list)  # FROM, FROM NAMED, USING, WITH
+    from_graphs: list[str] = field(default_factory=list)  # FROM (the default graph's merge)
+    from_named_graphs: list[str] = field(default_factory=list)  # FROM NAMED
     max_depth: int = 0
 
 
@@ -169,11 +171,13 @@ def check_sparql(
                 )
         elif kind_ == "word" and value in ("FROM", "USING", "WITH"):
             j = k + 1
-            if j < len(tokens) and tokens[j] == ("word", "NAMED"):
-                j += 1
+            named = j < len(tokens) and tokens[j] == ("word", "NAMED")
+            j += named
             iri = resolve(tokens[j]) if j < len(tokens) else None
             if iri is not None:
                 scan.dataset_iris.append(iri)
+                if value == "FROM":
+                    (scan.from_named_graphs if named else scan.from_graphs).append(iri)
     return scan
 
 

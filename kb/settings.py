@@ -24,6 +24,11 @@ class Settings:
         "SPARQL 1.1 query endpoint"})
     update_url: str | None = field(default=None, metadata={"env": "KB_UPDATE_URL", "help":
         "SPARQL 1.1 update endpoint of a remote store, where it differs from the query one"})
+    remote_union: str = field(default="server", metadata={"env": "KB_REMOTE_UNION", "help":
+        "the default graph of a remote store: 'server' uses the server's own (e.g. oxigraph "
+        "--union-default-graph, a bag there); 'kept' makes every write of the knowledge base "
+        "keep the set union of the named graphs in the server's default graph (Oxigraph "
+        "server without --union-default-graph; not Virtuoso)"})
     allow_hosts: tuple[str, ...] = field(default=(), metadata={"env": "KB_ALLOW_HOSTS", "help":
         "comma-separated hosts that SERVICE, LOAD and remote FROM may reach (none by default)"})
     query_timeout: float = field(default=30.0, metadata={"env": "KB_QUERY_TIMEOUT", "help":

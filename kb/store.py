@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 import traceback
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from kb.workers import QueryPool
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: pyoxigraph runs on the calling thread's stack and has no depth limit of its own: a few
 #: thousand nested brackets in a query overflow an 8 MB stack and kill the process. Every
@@ -174,9 +176,16 @@ class KnowledgeBase:
         if location == "memory":
             self.backend: OxigraphBackend | RemoteBackend = OxigraphBackend(None)
         elif location.startswith(("http://", "https://")):
-            self.backend = RemoteBackend(location, self.settings.update_url)
+            if self.settings.remote_union not in ("server", "kept"):
+                raise InvalidParameter("remote_union", f"{self.settings.remote_union!r} is "
+                                       "neither 'server' nor 'kept' (KB_REMOTE_UNION)")
+            self.backend = RemoteBackend(location, self.settings.update_url,
+                                         keep_union=self.settings.remote_union == "kept")
         else:
             self.backend = OxigraphBackend(Path(location))
+            if self.backend.ensure_union():
+                log.warning("Built the union of the named graphs into the default graph of "
+                            "%s (a store written by an earlier version)", location)
         self.generation = 0
         self._write_lock = threading.Lock()
         self._pool: QueryPool | None = None
@@ -249,7 +258,8 @@ class KnowledgeBase:
             QueryRefused: the query asks for remote data or is too large or too deep.
             QueryError: the query does not parse (with line and column) or fails.
         """
-        self.check_query(sparql)
+        default_graph, named_graphs = _dataset(self.check_query(sparql), default_graph,
+                                               named_graphs)
         if bindings:
             sparql = bind_values(sparql, bindings)
 
@@ -291,7 +301,8 @@ class KnowledgeBase:
 
             return self.run(sparql, serialize, default_graph=default_graph,
                             named_graphs=named_graphs, bindings=bindings)
-        self.check_query(sparql)
+        default_graph, named_graphs = _dataset(self.check_query(sparql), default_graph,
+                                               named_graphs)
         if bindings:
             sparql = bind_values(sparql, bindings)
         with _engine_errors():
@@ -307,7 +318,8 @@ class KnowledgeBase:
             return await asyncio.to_thread(self.query, sparql, format=format,
                                            default_graph=default_graph,
                                            named_graphs=named_graphs)
-        self.check_query(sparql)
+        default_graph, named_graphs = _dataset(self.check_query(sparql), default_graph,
+                                               named_graphs)
         with _engine_errors():
             return await self._pool.query_async(sparql, _checked_format(format),
                                                 default_graph=default_graph,
@@ -441,6 +453,10 @@ class KnowledgeBase:
             finally:
                 self.generation += 1
 
+    def drop_graph(self, iri: str) -> None:
+        """Remove the named graph ``iri`` (and from the union what only it held)."""
+        self.write([], before=f"DROP SILENT GRAPH {ox.NamedNode(iri)}")
+
     def replace_graph(self, iri: str, triples: Iterable[tuple[Node, Node, Node]]) -> int:
         """Replace the content of graph ``iri`` with rdflib ``triples``; returns the count."""
         g = ox.NamedNode(iri)
@@ -460,6 +476,17 @@ class KnowledgeBase:
         from kb.load import load_paths
 
         return load_paths(self, paths, **options)  # type: ignore[arg-type]
+
+
+def _dataset(scan: safety.SparqlScan, default_graph: list[str] | None,
+             named_graphs: list[str] | None) -> tuple[list[str] | None, list[str] | None]:
+    """The dataset to query: the protocol's graphs, else the query's own ``FROM`` merge when
+    it names several graphs (passed on, so that the merge is a set: see
+    ``kb.backends.query_store``)."""
+    if default_graph is None and len(scan.from_graphs) > 1:
+        return scan.from_graphs, (scan.from_named_graphs if named_graphs is None
+                                  else named_graphs)
+    return default_graph, named_graphs
 
 
 def bind_values(sparql: str, bindings: Mapping[str, object]) -> str:

@@ -264,7 +264,9 @@ def _write_on_copy(backend, apply: Callable[[ox.Store], None], rules: _Shapes,
     changed. Runs on the engine thread."""
     from kb.backends import OxigraphBackend
 
-    dumped = backend.dump(None, _NQ, None)
+    # local: the whole store, with the union in its default graph that the change keeps
+    dumped = (backend.store.dump(format=_NQ) if isinstance(backend, OxigraphBackend)
+              else backend.dump(None, _NQ, None))
     candidate = ox.Store()
     candidate.bulk_extend(ox.parse(dumped, format=_NQ))  # blank node labels kept
     apply(candidate)

@@ -103,7 +103,7 @@ class QueryPool:
                     else:
                         target = target.with_suffix(".nq")
                         with target.open("wb") as out:
-                            run_in_engine_thread(backend.dump, out, ox.RdfFormat.N_QUADS, None)  # type: ignore[union-attr]
+                            run_in_engine_thread(backend.store.dump, out, ox.RdfFormat.N_QUADS)  # type: ignore[union-attr]
                         kind = "nquads"
                 self._snapshot = (generation, kind, str(target))
                 self._prune(keep=target)

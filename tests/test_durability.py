@@ -20,9 +20,13 @@ pytestmark = pytest.mark.reliability
 
 
 def count(store: Path, graph: str) -> int:
+    """Triples in ``graph``, checking that the union (what queries see) agrees."""
     with KnowledgeBase.open(str(store)) as kb:
         rows = kb.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
-        return int(rows[0]["n"])
+        union = kb.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        everything = kb.select("SELECT (COUNT(DISTINCT *) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+    assert int(union[0]["n"]) == int(everything[0]["n"]), "the union lost or kept triples"
+    return int(rows[0]["n"])
 
 
 def test_sigkill_during_load_is_all_or_nothing(tmp_path: Path) -> None:

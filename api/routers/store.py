@@ -106,5 +106,5 @@ async def store_delete(request: Request, kb: KB, settings: SettingsDep) -> Respo
     graph = _graph(request, writing=True)
     if graph not in await run_in_threadpool(kb.graphs):
         raise NotFound(f"No graph <{graph}> in the store", iri=graph)
-    await run_in_threadpool(kb.update, f"DROP GRAPH <{graph}>")
+    await run_in_threadpool(kb.drop_graph, graph)
     return Response(status_code=204)
