@@ -137,7 +137,7 @@ def test_updates_on_named_graphs_keep_the_union(kb: KnowledgeBase) -> None:
     kb.update(f"COPY <{EX}g4> TO <{EX}g5> ; WITH <{EX}g4> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}")
     assert count_sum(kb) == (1, 9)
     assert set(quads_by_graph(kb)) == {f"{EX}g5"}
-    kb.update(f"CLEAR DEFAULT")
+    kb.update("CLEAR DEFAULT")
     assert len(kb) == 0
 
 
