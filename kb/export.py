@@ -268,7 +268,7 @@ class _Cancelled(Exception):
 
 
 def _dump_graph(kb, graph: str | None, path: Path) -> Path:
-    from kb.store import run_in_engine_thread
+    from kb.engine import run_in_engine_thread
 
     def dump() -> None:
         with path.open("wb") as f:

@@ -26,10 +26,10 @@ from urllib.parse import quote
 import pyoxigraph as ox
 
 from kb import safety
+from kb.engine import run_in_engine_thread
 from kb.errors import LoadError
 from kb.formats import EXTENSIONS, rdf_format
 from kb.namespaces import GRAPH, ID, LOADS_GRAPH, PREFIXES
-from kb.store import run_in_engine_thread
 
 XSD = PREFIXES["xsd"]
 DCTERMS = PREFIXES["dcterms"]

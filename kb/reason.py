@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 
+from kb.engine import _graph
 from kb.errors import InvalidParameter
 from kb.namespaces import INFERRED_GRAPH
-from kb.store import _graph
 
 PROFILES = ("rdfs", "owlrl")
 _VOCABULARIES = (str(RDF), str(RDFS), str(OWL), str(XSD))

@@ -112,8 +112,8 @@ def validate(data: Graph, *, shapes: Path = SHAPES_FILE) -> ValidationReport:
 def validate_store(kb, *, shapes: Path = SHAPES_FILE, extra: Graph | None = None) -> ValidationReport:  # noqa: E501
     """Validate the union of the store's asserted graphs (not the ``inferred`` one), plus
     ``extra`` triples (not stored)."""
+    from kb.engine import _graph
     from kb.reason import asserted_graphs
-    from kb.store import _graph
 
     graphs = asserted_graphs(kb)
     data = Graph()
@@ -136,7 +136,7 @@ def refuse_nonconforming_write(kb, apply: Callable[[ox.Store], None], *,
     change, not of the store. A change to the class hierarchy, shapes that look further than
     a node's values (see ``_shapes``), or ``whole`` validate the whole store instead.
     """
-    from kb.store import run_in_engine_thread
+    from kb.engine import run_in_engine_thread
 
     rules = _shapes(shapes)
     change = run_in_engine_thread(_write_on_copy, kb.backend, apply, rules, whole)
@@ -174,7 +174,7 @@ def refuse_nonconforming_quads(kb, quads: list[ox.Quad], *, before: str | None =
     ``before``. When ``before`` is None or drops one graph (a Graph Store PUT, a graph
     replaced) and the store is local, the change is known without running it: the store is
     not copied, and validation reads it through the change (see ``_Overlay``)."""
-    from kb.store import run_in_engine_thread
+    from kb.engine import run_in_engine_thread
 
     def apply(store: ox.Store) -> None:
         if before:
@@ -354,7 +354,7 @@ def _asserted(store: ox.Store) -> Graph:
     """The union of ``store``'s named graphs but the ``inferred`` one, as an rdflib graph
     (call on the engine thread)."""
     from kb.backends import query_store
-    from kb.store import _graph
+    from kb.engine import _graph
 
     graphs = [g.value for g in store.named_graphs() if _asserted_graph(g)]
     if not graphs:

@@ -41,14 +41,25 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pyoxigraph as ox
 
 from kb.errors import KbError, QueryError, QueryTimeout, ResultTooLarge
 
 if TYPE_CHECKING:
-    from kb.store import KnowledgeBase, Result
+    import threading as _threading
+
+    from kb.engine import Result
+
+
+class KnowledgeSource(Protocol):
+    """What the pool reads of the knowledge base (``kb.store.KnowledgeBase``): its write
+    generation, its write lock and its backend (to copy a snapshot)."""
+
+    generation: int
+    _write_lock: _threading.Lock
+    backend: object
 
 KINDS = ("select", "ask", "graph")
 # The worker's answers: ("ok", kind, media type, size) followed by the answer's bytes,
@@ -62,7 +73,7 @@ class QueryPool:
     """``size`` worker processes answering ``kb``'s queries, each stopped after ``timeout``
     seconds. Use ``query``; ``close`` stops the workers and removes the snapshots."""
 
-    def __init__(self, kb: KnowledgeBase, *, size: int, timeout: float,
+    def __init__(self, kb: KnowledgeSource, *, size: int, timeout: float,
                  max_result_bytes: int, cache_bytes: int = 0) -> None:
         if size < 1:
             raise ValueError("a query pool needs at least one worker")
@@ -88,7 +99,7 @@ class QueryPool:
     def _current_snapshot(self) -> tuple[int, str, str]:
         """The snapshot of the store as it is now, taken when a write happened since the
         last one. Old snapshots stay until no worker can still be reading them."""
-        from kb.store import run_in_engine_thread
+        from kb.engine import run_in_engine_thread
 
         with self._snapshot_lock:
             generation = self.kb.generation
@@ -197,7 +208,7 @@ class QueryPool:
             ) from None
 
     def _result(self, worker: _Worker, reply: Reply, refusals: dict[str, Exception]) -> Result:
-        from kb.store import Result
+        from kb.engine import Result
 
         self._idle.put(worker)
         status = reply[0]
@@ -370,7 +381,7 @@ def _format(kind: str, media_type: str) -> ox.RdfFormat | ox.QueryResultsFormat:
     return fmt
 
 
-def _snapshot_folder(kb: KnowledgeBase) -> Path:
+def _snapshot_folder(kb: KnowledgeSource) -> Path:
     """``<store>.snapshots`` next to an on-disk store (hard links need the same file system;
     only the process holding the store's lock uses it, so leftovers of a killed server are
     cleared), or a new temporary folder for an in-memory store."""
@@ -410,7 +421,7 @@ class _CappedBuffer(io.BytesIO):
 
 def serve(conn: Connection) -> None:
     """The worker process: answer requests from ``conn`` until it closes or sends None."""
-    from kb.store import ENGINE_STACK_BYTES
+    from kb.engine import ENGINE_STACK_BYTES
 
     # Ctrl-C in a terminal reaches the whole process group: the server stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -461,7 +472,7 @@ def _answer(store: ox.Store, text: str, media: Mapping[str, str],
             default_graph: list[str] | None, named_graphs: list[str] | None,
             limit: int) -> Reply:
     from kb.backends import query_store
-    from kb.store import result_kind
+    from kb.engine import result_kind
 
     try:
         raw = query_store(store, text, default_graph=default_graph, named_graphs=named_graphs)
