@@ -326,3 +326,26 @@ def test_an_unknown_remote_union_mode_is_refused() -> None:
 
     with pytest.raises(InvalidParameter, match="remote_union"):
         KnowledgeBase.open("http://127.0.0.1:9/query", remote_union="union")
+
+
+@pytest.mark.parametrize("suffix", [".nt", ".ttl"])
+def test_a_bulk_load_with_blank_nodes_keeps_one_union(tmp_path: Path, suffix: str) -> None:
+    """The bulk loader's union holds the file's own blank nodes (a join between the union
+    and the graph finds them), and reloading the changed file leaves none behind."""
+    data = tmp_path / f"amounts{suffix}"
+    data.write_text("".join(  # N-Triples (and Turtle) with typed numbers and blank nodes
+        f'<{EX}r{i}> <{EX}amount> _:q{i} .\n'
+        f'_:q{i} <{EX}v> "{i}"^^<http://www.w3.org/2001/XMLSchema#integer> .\n'
+        for i in range(3)))
+    with KnowledgeBase.open(str(tmp_path / "store")) as kb:
+        kb.load([data])
+        joined = kb.select(f"SELECT ?r ?v WHERE {{ ?r <{EX}amount> ?q . "
+                           f"GRAPH ?g {{ ?q <{EX}v> ?v }} }}")
+        assert len(joined) == 3
+        data.write_text(data.read_text().replace(f"<{EX}r2>", f"<{EX}r9>"))
+        kb.load([data])
+        assert count_sum(kb, f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{EX}v> ?o }}")[0] == 3
+        distinct = ("SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o "
+                    "WHERE { GRAPH ?g { ?s ?p ?o } } }")
+        assert count_sum(kb, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == count_sum(
+            kb, distinct)
