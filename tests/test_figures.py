@@ -332,3 +332,12 @@ def test_the_server_reports_the_figures(store: Path) -> None:
         check_flows_page(r.text, all_products=False)
         figures_rows = httpx.get(f"{url}/analytics/indicators/figures").json()
         assert any(float(row["amount"]) == 10.2e9 and row["unit"] == "CNY" for row in figures_rows)
+
+
+def test_a_remote_store_gives_the_same_figures(bundled: KnowledgeBase,
+                                               remote_kb: KnowledgeBase) -> None:
+    """The Oxigraph server answers the union of the graphs as a bag: the figures and the
+    flows are the same as on the embedded store."""
+    load_bundled(remote_kb)
+    assert [f.as_dict() for f in figures(remote_kb)] == [f.as_dict() for f in figures(bundled)]
+    assert a.flows_report(remote_kb) == a.flows_report(bundled)
