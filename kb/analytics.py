@@ -155,19 +155,26 @@ def _graph_sources(kb) -> dict[str, str]:
 # --- domain indicators, pushed down to SPARQL ---------------------------------------------------
 
 INDICATORS = {
+    # distinct shipments, one number each, summed per unit (counts and values never added);
+    # shipments without a number are left out of the sums, not counted as 0
     "exporter-shares": f"""
         PREFIX ms: <{MS}>
         PREFIX qudt: <http://qudt.org/schema/qudt/>
-        SELECT ?exporter ?destination ?product (SUM(?q) AS ?quantity)
+        SELECT ?exporter ?destination ?product ?unit (SUM(?q) AS ?quantity)
                (SUM(?q) / MAX(?total) AS ?share) WHERE {{
-          {{ SELECT ?exporter ?product (SUM(?q2) AS ?total) WHERE {{
-               {{ SELECT DISTINCT ?x2 ?exporter ?product ?q2 WHERE {{
+          {{ SELECT ?exporter ?product ?unit (SUM(?q2) AS ?total) WHERE {{
+               {{ SELECT ?x2 ?exporter ?product ?unit (MAX(?v2) AS ?q2) WHERE {{
                  ?x2 a ms:Shipment ; ms:origin ?exporter ; ms:productCategory ?product ;
-                     ms:quantity/qudt:numericValue ?q2 }} }} }} GROUP BY ?exporter ?product }}
-          {{ SELECT DISTINCT ?x ?exporter ?destination ?product ?q WHERE {{
+                     ms:quantity ?m2 . ?m2 qudt:numericValue ?v2
+                 OPTIONAL {{ ?m2 qudt:unit ?u2 }} BIND(COALESCE(STR(?u2), "") AS ?unit)
+               }} GROUP BY ?x2 ?exporter ?product ?unit }} }} GROUP BY ?exporter ?product ?unit }}
+          {{ SELECT ?x ?exporter ?destination ?product ?unit (MAX(?v) AS ?q) WHERE {{
             ?x a ms:Shipment ; ms:origin ?exporter ; ms:destination ?destination ;
-               ms:productCategory ?product ; ms:quantity/qudt:numericValue ?q }} }}
-        }} GROUP BY ?exporter ?destination ?product ORDER BY ?exporter ?product DESC(?share)""",
+               ms:productCategory ?product ; ms:quantity ?m . ?m qudt:numericValue ?v
+            OPTIONAL {{ ?m qudt:unit ?u }} BIND(COALESCE(STR(?u), "") AS ?unit)
+          }} GROUP BY ?x ?exporter ?destination ?product ?unit }}
+        }} GROUP BY ?exporter ?destination ?product ?unit
+        ORDER BY ?exporter ?product ?unit DESC(?share)""",
     "incidents-by-country": f"""
         PREFIX ms: <{MS}>
         PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -195,11 +202,21 @@ INDICATORS = {
 }
 
 
+#: Indicators computed in Python: the reported figures need the choice among their sources.
+FIGURE_INDICATORS = ("figures",)
+
+
 def indicator(kb, name: str) -> list[dict[str, str]]:
     """A domain indicator as rows of strings: exporter-shares, incidents-by-country,
-    incidents-by-manufacturer, incidents-by-standard, conflicts."""
-    if name not in INDICATORS:
-        raise InvalidParameter("indicator", f"{name!r} is not one of {', '.join(INDICATORS)}")
+    incidents-by-manufacturer, incidents-by-standard, conflicts, figures (the chosen
+    reported figures and their alternatives; an unknown number is an empty cell)."""
+    if name not in INDICATORS and name not in FIGURE_INDICATORS:
+        raise InvalidParameter("indicator", f"{name!r} is not one of "
+                                            f"{', '.join([*INDICATORS, *FIGURE_INDICATORS])}")
+    if name == "figures":
+        return _cached(kb, ("indicator", name), lambda: [
+            {k: "" if v is None else str(v) for k, v in row.items()}
+            for row in figures_report(kb)])  # type: ignore[return-value]
     return _cached(kb, ("indicator", name), lambda: [
         {k: str(v) for k, v in row.items()} for row in kb.select(INDICATORS[name])])  # type: ignore[return-value]
 
@@ -319,13 +336,53 @@ def ego_report(kb, iri: str, radius: int = 1) -> list[dict[str, object]]:
             for s, o, d in sorted(sub.edges(data=True), key=lambda e: (e[0], e[2]["label"], e[1]))]
 
 
+def _alternative_text(a: dict[str, object], unit: str) -> str:
+    amount = float(a["amount"])  # type: ignore[arg-type]
+    text = f"{amount:,.0f}{' ' + unit if unit else ''} ({a['kind'] or 'not said'}: {a['source']}"
+    if a.get("printed_amount") is not None:
+        text += f"; printed {float(a['printed_amount']):,.0f}, a misprint corrected"  # type: ignore[arg-type]
+    return text + ")"
+
+
 def flows_report(kb, *, product: str | None = None, start: str | None = None,
                  end: str | None = None) -> list[dict[str, object]]:
+    """The trade flows as rows: one per shipment edge (distinct shipments summed per product
+    and unit) and one per reported figure (exporter, destination, product, unit, period:
+    the figure chosen among its sources, the alternatives beside it). ``amount`` is None
+    when no number is known (``unknown`` counts the shipments without one); figures of
+    different periods, products or units are separate rows, never added."""
+    from kb.figures import unit_name
+
     g = flow_graph(kb, product=product, start=start, end=end)
-    rows = [{"kind": d["kind"], "from": s, "to": o, "product": d["product"], "count": d["count"],
-             "quantity": d["quantity"], **{k: v for k, v in d.items() if k.startswith("value_")}}
-            for s, o, d in g.edges(data=True)]
-    return sorted(rows, key=lambda r: (r["kind"], -float(r["quantity"]), r["from"], r["to"]))  # type: ignore[arg-type]
+    rows = []
+    for s, o, d in g.edges(data=True):
+        unit = unit_name(d["unit"])
+        rows.append({
+            "kind": d["kind"], "from": s, "to": o, "product": d["product"],
+            "unit": unit or ("items" if d["unit"] else ""), "start": d["start"], "end": d["end"],
+            "amount": d["amount"], "count": d["count"], "unknown": d["unknown"],
+            "source": d["source"],
+            "alternatives": "; ".join(_alternative_text(a, unit) for a in d["alternatives"]),
+        })
+    return sorted(rows, key=lambda r: (r["kind"], r["from"], r["to"], r["product"], r["unit"],
+                                       r["start"] or "", r["end"] or ""))  # type: ignore[arg-type, return-value]
+
+
+def figures_report(kb, *, product: str | None = None) -> list[dict[str, object]]:
+    """The reported figures (``kb.figures``) as rows: the chosen number with its source and
+    period, and the alternatives beside it."""
+    from kb.figures import figures, unit_name
+
+    rows = []
+    for f in figures(kb, product=product):
+        unit = unit_name(f.unit)
+        rows.append({
+            "origin": f.origin, "destination": f.destination or WORLD, "product": f.product,
+            "unit": unit or "items", "start": f.start, "end": f.end, "amount": f.amount,
+            "source": f.chosen.source, "kind": f.chosen.kind,
+            "alternatives": "; ".join(_alternative_text(a.as_dict, unit) for a in f.alternatives),
+        })
+    return rows
 
 
 RESOURCE = f"""

@@ -585,7 +585,9 @@ def analytics_ego(obj: _Context, iri: str, radius: int, fmt: str | None) -> None
 @_fail_on_kb_error
 def analytics_flows(obj: _Context, product: str | None, start: str | None, end: str | None,
                     fmt: str | None) -> None:
-    """Trade flows between countries (shipments and reported aggregates kept apart)."""
+    """Trade flows between countries: shipments summed per product and unit, and each
+    reported figure (exporter, destination, product, unit, period) once, chosen among its
+    sources, alternatives beside it; never added across periods, products or units."""
     from kb.analytics import flows_report
     from kb.queries import expand
 
@@ -599,7 +601,7 @@ def analytics_flows(obj: _Context, product: str | None, start: str | None, end: 
 @analytics.command("indicators")
 @click.argument("name", type=click.Choice(["exporter-shares", "incidents-by-country",
                                            "incidents-by-manufacturer", "incidents-by-standard",
-                                           "conflicts"]))
+                                           "conflicts", "figures"]))
 @FORMAT_OPTION
 @pass_context
 @_fail_on_kb_error

@@ -387,49 +387,59 @@ def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
 
 # --- trade flows -----------------------------------------------------------------------------
 
-# Trade-flow records, once each however many sources describe them: the kind of flow, its
-# ends, product, quantity, value and currency, and date.
-FLOW_RECORDS = f"""SELECT DISTINCT ?x ?kind ?from ?to ?product ?quantity ?value ?currency ?start
-WHERE {{
-  {{ ?x a ms:Shipment ; ms:origin ?from ; ms:destination ?to . BIND("shipment" AS ?kind)
-     OPTIONAL {{ ?x ms:date ?start }} }}
-  UNION
-  {{ ?x a ms:Shipment ; ms:manufacturer ?from ; ms:destination ?to . BIND("manufacturer" AS ?kind)
-     OPTIONAL {{ ?x ms:date ?start }} }}
-  UNION
-  {{ ?x a ms:ExportStatistic ; ms:origin ?from . BIND("reported aggregate" AS ?kind)
-     OPTIONAL {{ ?x ms:destination ?d }} BIND(COALESCE(?d, <{WORLD}>) AS ?to)
-     OPTIONAL {{ ?x ms:periodStart ?start }} }}
-  OPTIONAL {{ ?x ms:productCategory ?product }}
-  OPTIONAL {{ ?x ms:quantity/qudt:numericValue ?quantity }}
-  OPTIONAL {{ ?x ms:tradeValue [ schema:value ?value ; schema:currency ?currency ] }}
-}}"""
-
-#: The records summed by the engine, one row per edge and currency (``?values`` counts the
-#: records with a trade value); ``{filters}`` select records by product and date.
-FLOW_TOTALS = f"""PREFIX ms: <{MS}>
+# Shipments, once each however many sources describe them: per shipment, its ends, product,
+# unit (a quantity's unit IRI or a value's currency; unbound when the shipment has no number)
+# and one number per unit (a shipment told with different numbers counts once, at the
+# largest); then summed per edge. Unknown numbers are counted apart (``?known``), never as 0.
+SHIPMENT_TOTALS = f"""PREFIX ms: <{MS}>
 PREFIX qudt: <http://qudt.org/schema/qudt/>
 PREFIX schema: <https://schema.org/>
-SELECT ?kind ?from ?to ?product ?currency (COUNT(*) AS ?count)
-  (SUM(COALESCE(?quantity, 0)) AS ?quantities) (COUNT(?value) AS ?values)
-  (SUM(COALESCE(?value, 0)) AS ?value_sum)
+SELECT ?kind ?from ?to ?product ?unit (COUNT(?x) AS ?count) (COUNT(?amount) AS ?known)
+  (SUM(?amount) AS ?total) (MIN(?first) AS ?start) (MAX(?last) AS ?end)
 WHERE {{
-  {{ {FLOW_RECORDS} }}
+  {{ SELECT ?x ?kind ?from ?to ?product ?unit (MAX(?a) AS ?amount) (MIN(?d) AS ?first)
+           (MAX(?d) AS ?last) WHERE {{
+    {{ ?x a ms:Shipment ; ms:origin ?from ; ms:destination ?to . BIND("shipment" AS ?kind) }}
+    UNION
+    {{ ?x a ms:Shipment ; ms:manufacturer ?from ; ms:destination ?to .
+       BIND("manufacturer" AS ?kind) }}
+    OPTIONAL {{ ?x ms:productCategory ?product }}
+    OPTIONAL {{ ?x ms:date ?d }}
+    OPTIONAL {{
+      {{ ?x ms:quantity ?qv . ?qv qudt:numericValue ?a OPTIONAL {{ ?qv qudt:unit ?u }}
+         BIND(COALESCE(STR(?u), "") AS ?unit) }}
+      UNION
+      {{ ?x ms:tradeValue ?mv . ?mv schema:value ?a ; schema:currency ?c BIND(STR(?c) AS ?unit) }}
+    }}
+  }} GROUP BY ?x ?kind ?from ?to ?product ?unit }}
   {{filters}}
-}} GROUP BY ?kind ?from ?to ?product ?currency"""
+}} GROUP BY ?kind ?from ?to ?product ?unit"""
+
+#: The kind of the edges that carry reported figures (``ms:ExportStatistic``).
+FIGURE_KIND = "reported aggregate"
 
 
 def flow_graph(kb: Any, *, product: str | None = None, start: str | None = None,
                end: str | None = None) -> nx.MultiDiGraph:
     """Trade flows between countries, and from manufacturers to countries.
 
-    Edges are keyed ``"{kind}|{product}"`` where ``kind`` is ``"shipment"`` (country ->
-    country, from individual ``ms:Shipment`` records), ``"manufacturer"`` (manufacturer ->
-    country, same shipments) or ``"reported aggregate"`` (``ms:ExportStatistic`` figures,
-    kept apart so that totals and the shipments they include are never added up; a figure
-    with no destination goes to ``WORLD``). Each edge sums, over distinct records however
-    many sources describe them: ``count``, ``quantity`` and ``value_<CURRENCY>`` per
-    currency; ``product`` is the category IRI (``""`` when none is given).
+    Edges are of three kinds, never added to each other:
+
+    - ``"shipment"`` (country -> country) and ``"manufacturer"`` (manufacturer -> country):
+      individual ``ms:Shipment`` records, summed per product and unit over distinct
+      shipments (a shipment told by several sources counts once); keyed
+      ``"{kind}|{product}|{unit}"``;
+    - ``"reported aggregate"``: one edge per reported figure (``kb.figures``: one per
+      exporter, destination, product, unit and period, chosen among the sources that report
+      it, the others in ``alternatives``), to ``WORLD`` when the figure names no
+      destination; keyed ``"{kind}|{product}|{unit}|{start}|{end}"``.
+
+    Edge attributes: ``kind``, ``product`` (IRI, ``""`` when none), ``unit`` (a unit IRI or a
+    currency code; ``""`` when not given), ``start`` and ``end`` (ISO dates or None: the
+    figure's period, or the first and last shipment dates), ``amount`` (the sum of the known
+    numbers, or None when none is known: unknown is never 0), ``count`` (shipments, or
+    reports of the figure), ``unknown`` (shipments without a number), ``source`` (the
+    chosen figure's source document) and ``alternatives`` (the other reports, as dicts).
 
     Args:
         kb: the knowledge base to read.
@@ -446,6 +456,8 @@ def flow_graph(kb: Any, *, product: str | None = None, start: str | None = None,
 
 def _flow_graph(kb: Any, product: str | None, start: str | None,
                 end: str | None) -> nx.MultiDiGraph:
+    from kb.figures import figures
+
     filters, bindings = [], {}
     if product:
         filters.append("FILTER(?product = ?only_product)")
@@ -454,29 +466,36 @@ def _flow_graph(kb: Any, product: str | None, start: str | None,
         except ValueError as e:
             raise InvalidParameter("product", f"{product!r} is not an IRI: {e}") from None
     if start:
-        filters.append("FILTER(!BOUND(?start) || STR(?start) >= ?from_date)")
+        filters.append("FILTER(!BOUND(?first) || STR(?first) >= ?from_date)")
         bindings["from_date"] = ox.Literal(start)
     if end:
-        filters.append("FILTER(!BOUND(?start) || STR(?start) <= ?to_date)")
+        filters.append("FILTER(!BOUND(?first) || STR(?first) <= ?to_date)")
         bindings["to_date"] = ox.Literal(end)
-    sums: dict[tuple[str, str, str, str], dict[str, float]] = {}
+    g = nx.MultiDiGraph()
 
     def handle(row: Any) -> None:
-        kind, source, target, prod, currency, count, quantity, values, value = row
-        key = (kind.value, source.value, target.value, prod.value if prod is not None else "")
-        agg = sums.setdefault(key, {"quantity": 0.0, "count": 0})
-        agg["count"] += int(count.value)
-        agg["quantity"] += float(quantity.value)
-        if int(values.value):
-            name = f"value_{currency.value if currency is not None else ''}"
-            agg[name] = agg.get(name, 0.0) + float(value.value)
+        kind, source, target, prod, unit, count, known, total, first, last = row
+        prod_iri = prod.value if prod is not None else ""
+        unit_key = unit.value if unit is not None else ""
+        _new_node(g, source.value)
+        _new_node(g, target.value)
+        g.add_edge(source.value, target.value, key=f"{kind.value}|{prod_iri}|{unit_key}",
+                   kind=kind.value, product=prod_iri, unit=unit_key,
+                   start=first.value if first is not None else None,
+                   end=last.value if last is not None else None,
+                   amount=float(total.value) if int(known.value) else None,
+                   count=int(count.value), unknown=int(count.value) - int(known.value),
+                   source=None, alternatives=[])
 
-    _stream(kb, FLOW_TOTALS.replace("{filters}", "\n  ".join(filters)), handle, **bindings)
-    g = nx.MultiDiGraph()
-    for (kind, source, target, prod), agg in sums.items():
-        _new_node(g, source)
+    _stream(kb, SHIPMENT_TOTALS.replace("{filters}", "\n  ".join(filters)), handle, **bindings)
+    for f in figures(kb, product=product, start=start, end=end):
+        target = f.destination or WORLD
+        _new_node(g, f.origin)
         _new_node(g, target)
-        g.add_edge(source, target, key=f"{kind}|{prod}", kind=kind, product=prod, **agg)
+        g.add_edge(f.origin, target, key=f"{FIGURE_KIND}|{f.product}|{f.unit}|{f.start}|{f.end}",
+                   kind=FIGURE_KIND, product=f.product, unit=f.unit, start=f.start, end=f.end,
+                   amount=f.amount, count=1 + len(f.alternatives), unknown=0,
+                   source=f.chosen.source, alternatives=[a.as_dict for a in f.alternatives])
     _add_labels_and_types(kb, g, g.nodes)
     return g
 

@@ -664,11 +664,44 @@ def _human(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _flow_lines(d: dict, what: str) -> tuple[str, str]:
+    """A flow edge of ``kb.analytics.flow_graph`` as text: a short form for the arrow (product,
+    number or "unknown", the period's dates) and the full one for the details (the chosen
+    figure's source and its alternatives)."""
+    from kb.figures import period_text, unit_name
+
+    unit = unit_name(d["unit"])
+    in_unit = f" {unit}" if unit else ""
+    number = "unknown" if d["amount"] is None else _human(d["amount"]) + in_unit
+    short = f"{what}: {number}"
+    if d["kind"] != "reported aggregate":
+        shipments = f"{d['count']} shipment{'s' if d['count'] != 1 else ''}"
+        if d["unknown"]:
+            shipments += f", {d['unknown']} without a number"
+        short += f" ({d['kind']}, {shipments})"
+        if d["start"]:
+            short += f", dated {period_text(d['start'], d['end'])}"
+        return short, short
+    short += f" ({period_text(d['start'], d['end'])})"
+    reports = f"{d['count']} report{'s' if d['count'] != 1 else ''}"
+    lines = [f"{short}; reported figure chosen from {reports}"
+             + (f" (source: {d['source']})" if d["source"] else "")]
+    for alt in d["alternatives"]:
+        text = f"    alternative: {alt['amount']:,.0f}{in_unit} ({alt['kind'] or 'not said'}: " \
+               f"{alt['source']}"
+        if alt.get("printed_amount") is not None:
+            text += f"; printed {alt['printed_amount']:,.0f}, a misprint corrected"
+        lines.append(text + ")")
+    return short, "\n".join(lines)
+
+
 def flows_view(kb, *, product: str | None = None, start: str | None = None,
                end: str | None = None, link: str | None = None,
                max_nodes: int = DEFAULT_MAX_NODES) -> str:
     """Trade flows between countries (and from manufacturers) for a product category and a
-    period, arrows as wide as the quantity (``kb.analytics.flow_graph``)."""
+    period (``kb.analytics.flow_graph``): one arrow per pair, each product, unit and period on
+    its own line (never added), a reported figure with its period's dates and its
+    alternatives, an unknown number as "unknown"."""
     from kb import analytics
 
     for name, value in (("start", start), ("end", end)):
@@ -679,31 +712,42 @@ def flows_view(kb, *, product: str | None = None, start: str | None = None,
     flows = analytics.flow_graph(kb, product=product, start=start, end=end)
     labels = _labels(kb, list(flows.nodes) + sorted({d["product"] for *_, d in
                                                      flows.edges(data=True) if d["product"]}))
-    g = nx.MultiDiGraph()
-    merged: dict[tuple[str, str, str], dict] = {}
-    for s, o, d in flows.edges(data=True):
-        key = (s, o, d["kind"])
-        m = merged.setdefault(key, {"quantity": 0.0, "count": 0, "lines": []})
-        m["quantity"] += d["quantity"]
-        m["count"] += d["count"]
-        values = ", ".join(f"{v:,.0f} {k[6:]}" for k, v in d.items() if k.startswith("value_"))
-        what = labels.get(d["product"], _local(d["product"])) if d["product"] else "all products"
-        records = f"{d['count']} record{'s' if d['count'] != 1 else ''}"
-        m["lines"].append(f"{what}: {d['quantity']:,.0f} ({records})"
-                          + (f", {values}" if values else ""))
+    # one product in one unit: widths compare like with like; else they count the figures
+    by_amount = len({(d["product"], d["unit"]) for *_, d in flows.edges(data=True)}) == 1
+    merged: dict[tuple[str, str], list[tuple[str, str, str, float]]] = defaultdict(list)
+    order = sorted(flows.edges(data=True), key=lambda e: (
+        e[2]["kind"], e[2]["product"], e[2]["unit"], e[2]["start"] or "", e[2]["end"] or ""))
+    for s, o, d in order:
+        what = labels.get(d["product"], _local(d["product"])) if d["product"] else "no product"
+        short, line = _flow_lines(d, what)
+        merged[(s, o)].append((d["kind"], short, line, d["amount"] or 0.0))
     types = _types(kb, list(flows.nodes))
-    for (s, o, kind), m in merged.items():
+    g = nx.MultiDiGraph()
+    for (s, o), lines in merged.items():
         for n in (s, o):
             if n not in g:
                 g.add_node(n, label=labels.get(n, _local(n)), types=types.get(n, []), graphs=[])
-        g.add_edge(s, o, key=kind, label=kind, predicate=kind, quantity=m["quantity"],
-                   edge_label=f"{_human(m['quantity'])}", tooltip=[f"kind: {kind}", *m["lines"]])
-    period = f"{start or '…'} to {end or '…'}"
+        kinds = ", ".join(sorted({k for k, *_ in lines}))
+        edge_label = ("\n".join(short for _, short, _, _ in lines) if len(lines) <= 3
+                      else f"{len(lines)} figures, each apart (details)")
+        g.add_edge(s, o, key=kinds, label=kinds, predicate=kinds, edge_label=edge_label,
+                   weight=max(x for *_, x in lines) if by_amount else float(len(lines)),
+                   tooltip=[line for _, _, line, _ in lines])
     what = labels.get(product, _local(product)) if product else "all products"
-    return render(g, title=f"Trade flows: {what}", subtitle=f"period {period}; arrows as wide as "
-                  "the quantity", max_nodes=max_nodes, link=link, size_by="degree",
-                  edge_width="quantity", class_labels=_class_labels(kb),
-                  notes=["Reported aggregates without a destination point to 'world'."])
+    dated = "all dates"
+    if start or end:
+        dated = ("records dated" + (f" from {start}" if start else "")
+                 + (f" until {end}" if end else ""))
+    widths = "the largest number" if by_amount else "the number of figures"
+    return render(g, title=f"Trade flows: {what}",
+                  subtitle=f"{dated}; each product, unit and period apart; arrows as wide as "
+                           f"{widths}",
+                  max_nodes=max_nodes, link=link, size_by="degree", edge_width="weight",
+                  class_labels=_class_labels(kb),
+                  notes=["Reported figures without a destination point to 'world'.",
+                         "Figures of different periods, products or units are shown apart and "
+                         "never added; a figure reported by several sources counts once (the "
+                         "chosen one, its alternatives listed); an unknown number is 'unknown'."])
 
 
 def _labels(kb, iris: list[str]) -> dict[str, str]:

@@ -125,7 +125,17 @@ def test_indicators_and_flows(bundled: KnowledgeBase) -> None:
     kinds = {r["kind"] for r in flows}
     assert kinds == {"shipment", "manufacturer", "reported aggregate"}
     nl = [r for r in flows if r["kind"] == "shipment" and r["to"] == f"{ID}country/NL"]
-    assert nl and nl[0]["from"] == f"{ID}country/CN" and nl[0]["quantity"] == 1_300_000
+    assert nl and nl[0]["from"] == f"{ID}country/CN" and nl[0]["amount"] == 1_300_000
+    assert nl[0]["unit"] == "items" and nl[0]["start"] == "2020-03-21"
+    es = [r for r in flows if r["kind"] == "shipment" and r["to"] == f"{ID}country/ES"]
+    assert es and es[0]["amount"] is None and es[0]["unknown"] == 1  # unknown, not 0
+    shares = a.indicator(bundled, "exporter-shares")
+    assert [(r["destination"], r["quantity"], r["share"]) for r in shares] == [
+        (f"{ID}country/NL", "1300000", "1")]
+    figures = {(r["product"], r["unit"], r["end"]): r for r in a.indicator(bundled, "figures")}
+    masks = figures[(f"{ID}product/face-mask", "items", "2020-04-04")]
+    assert float(masks["amount"]) == 3.86e9 and masks["kind"] == "official"
+    assert "seed-report" in masks["alternatives"]
 
 
 def test_save_writes_scores_with_provenance(groups_kb: KnowledgeBase) -> None:

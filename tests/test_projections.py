@@ -98,4 +98,10 @@ def test_flow_graph_keeps_aggregates_apart(bundled: KnowledgeBase) -> None:
         return sum(d["count"] for _, _, d in graph.edges(data=True) if d["kind"] == kind)
     later = p.flow_graph(bundled, start="2030-01-01")  # dated records drop out, undated stay
     assert total(later, "shipment") < total(g, "shipment")
+    # one reported edge per figure (product, unit, period), never a sum of them
+    masks = [d for _, _, d in g.out_edges(f"{ID}country/CN", data=True)
+             if d["kind"] == "reported aggregate" and d["product"] == f"{ID}product/face-mask"
+             and d["unit"].endswith("/NUM")]
+    assert sorted((d["start"], d["end"], d["amount"]) for d in masks) == [
+        ("2020-03-01", "2020-04-04", 3.86e9), ("2020-03-01", "2020-05-16", 5.09e10)]
     assert g.nodes[f"{ID}country/CN"]["label"] == "China"

@@ -85,7 +85,11 @@ async def ego(request: Request, kb: KB, iri: str,
 @router.get("/flows")
 async def flows(request: Request, kb: KB, product: str | None = None, start: str | None = None,
                 end: str | None = None) -> Response:
-    """Trade flows between countries and from manufacturers, summed per product."""
+    """Trade flows between countries and from manufacturers: distinct shipments summed per
+    product and unit, and one row per reported figure (exporter, destination, product, unit,
+    period: the figure chosen among the sources that report it, the alternatives beside it).
+    Figures of different periods, products or units are never added; an unknown amount is
+    null (an empty cell in CSV), never 0."""
     rows = await run_in_threadpool(analytics.flows_report, kb, product=product, start=start,
                                    end=end)
     return _answer(request, rows)
@@ -94,5 +98,6 @@ async def flows(request: Request, kb: KB, product: str | None = None, start: str
 @router.get("/indicators/{name}")
 async def indicators(request: Request, kb: KB, name: str) -> Response:
     """exporter-shares, incidents-by-country, incidents-by-manufacturer,
-    incidents-by-standard, conflicts."""
+    incidents-by-standard, conflicts, figures (the chosen reported figures and their
+    alternatives)."""
     return _answer(request, await run_in_threadpool(analytics.indicator, kb, name))
