@@ -48,6 +48,9 @@ class OxigraphBackend:
             )
             raise StoreError(f"Cannot open the store at {path}: {e}.{hint}") from e
 
+    #: The engine's default graph is the set union of the named graphs, kept by every write.
+    keeps_union = True
+
     @property
     def location(self) -> str:
         return "memory" if self.path is None else str(self.path)
@@ -301,7 +304,7 @@ class RemoteBackend:
                  *, keep_union: bool = False):
         import httpx
 
-        self.keep_union = keep_union
+        self.keep_union = self.keeps_union = keep_union
         self.query_url = query_url
         self.update_url = update_url or _guess_update_url(query_url)
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)

@@ -42,6 +42,7 @@ from kb.formats import rdf_format
 from kb.namespaces import BASE
 from kb.settings import Settings
 from kb.terms import to_ox
+from kb.union import rewrite_update
 
 if TYPE_CHECKING:
     from kb.workers import QueryPool
@@ -322,7 +323,9 @@ class KnowledgeBase:
                 if self.settings.validate_writes:
                     from kb.validate import refuse_nonconforming_write
 
-                    refuse_nonconforming_write(self, lambda store: store.update(sparql))
+                    # the update as the backend will run it (kb.union's rewrite)
+                    text = rewrite_update(sparql) if self.backend.keeps_union else sparql
+                    refuse_nonconforming_write(self, lambda store: store.update(text))
                 run_in_engine_thread(self.backend.update, sparql)
             except SyntaxError as e:
                 raise _query_error(e, kind="update") from None

@@ -269,6 +269,8 @@ def _write_on_copy(backend, apply: Callable[[ox.Store], None], rules: _Shapes,
               else backend.dump(None, _NQ, None))
     candidate = ox.Store()
     candidate.bulk_extend(ox.parse(dumped, format=_NQ))  # blank node labels kept
+    if not isinstance(backend, OxigraphBackend) and backend.keeps_union:
+        candidate.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")  # the union
     apply(candidate)
     before_lines = set(dumped.splitlines())
     after_lines = set(candidate.dump(format=_NQ).splitlines())

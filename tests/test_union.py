@@ -349,3 +349,18 @@ def test_a_bulk_load_with_blank_nodes_keeps_one_union(tmp_path: Path, suffix: st
                     "WHERE { GRAPH ?g { ?s ?p ?o } } }")
         assert count_sum(kb, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == count_sum(
             kb, distinct)
+
+
+def test_a_validated_delete_without_graph_is_checked_as_it_will_run(tmp_path: Path) -> None:
+    """With KB_VALIDATE_WRITES, a DELETE without GRAPH is validated for what it does: it
+    removes a required property from every source, and is refused."""
+    from kb.errors import ValidationFailed
+
+    with KnowledgeBase.open("memory", validate_writes=True) as kb:
+        load_bundled(kb)
+        incident = "https://w3id.org/medsupply-kb/id/incident/nl-mask-recall-2020-03-28"
+        before = len(kb)
+        with pytest.raises(ValidationFailed):
+            kb.update(f"DELETE WHERE {{ <{incident}> "
+                      "<https://w3id.org/medsupply-kb/ontology#actorCountry> ?c }")
+        assert len(kb) == before
