@@ -318,3 +318,17 @@ def test_make_help_prints_the_values_in_effect() -> None:
     out = subprocess.run(["make", "-s", "help", "STORE=elsewhere/store", "PORT=8123"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "into elsewhere/store" in out and "http://127.0.0.1:8123/" in out and "$(" not in out
+
+
+def test_a_remote_store_gets_the_prefixes_too(oxigraph_server: str) -> None:
+    import httpx
+
+    httpx.post(f"{oxigraph_server}/update", data={"update": "DROP ALL"}).raise_for_status()
+    store = f"{oxigraph_server}/query"
+    assert run_kb("update", 'INSERT DATA { GRAPH msg:notes { country:NL rdfs:label "NL" } }',
+                  store=store).returncode == 0
+    rows = run_kb("query", "SELECT ?l WHERE {\n  country:NL rdfs:label ?l }", "-f", "csv",
+                  store=store)
+    assert rows.stdout.split() == ["l", "NL"], rows.stderr
+    own = run_kb("query", "PREFIX country: <urn:x:> ASK { country:NL ?p ?o }", store=store)
+    assert json.loads(own.stdout)["boolean"] is False
