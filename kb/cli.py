@@ -194,7 +194,8 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
 @_fail_on_kb_error
 def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str, ...]) -> None:
     """Run a SPARQL query and print the result. The knowledge base's prefixes (ms:,
-    country:, rdfs:, … as in `kb stats`) are declared for you; your own PREFIX lines win.
+    country:, rdfs:, …: kb.namespaces.PREFIXES) are declared for you, as on the query page;
+    your own PREFIX lines win.
 
     \b
         kb query 'SELECT * WHERE { ?s ?p ?o } LIMIT 5'
@@ -339,7 +340,8 @@ def _cell(term: Any) -> str:
 @pass_context
 @_fail_on_kb_error
 def update(obj: _Context, update_text: str) -> None:
-    """Run a SPARQL Update atomically: if any part fails, nothing changes.
+    """Run a SPARQL Update atomically: if any part fails, nothing changes. The knowledge
+    base's prefixes are declared for you, as for `kb query`.
 
     \b
         kb update 'DROP GRAPH <https://w3id.org/medsupply-kb/graph/file/old.ttl>'
