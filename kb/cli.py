@@ -190,9 +190,14 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
                    "and Turtle for CONSTRUCT/DESCRIBE.")
 @click.option("--graph", "graphs", multiple=True, metavar="IRI",
               help="Use only this named graph as the default graph (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Bind ?NAME of a saved query (@FILE.rq with '# param:' lines, whose "
+                   "values are used otherwise) to an IRI, a short name such as country:ES, "
+                   "or text (repeatable).")
 @pass_context
 @_fail_on_kb_error
-def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str, ...]) -> None:
+def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str, ...],
+          params: tuple[str, ...]) -> None:
     """Run a SPARQL query and print the result. The knowledge base's prefixes (ms:,
     country:, rdfs:, …: kb.namespaces.PREFIXES) are declared for you, as on the query page;
     your own PREFIX lines win.
@@ -200,14 +205,16 @@ def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str
     \b
         kb query 'SELECT * WHERE { ?s ?p ?o } LIMIT 5'
         kb query @ontology/competency/cq24-complaints-march-april.rq --format csv
+        kb query @ontology/competency/cq07-dutch-recall.rq --param country=country:ES
     """
     text = _read_text(query_text, "query")
+    bindings = _saved_query_bindings(query_text, params)
     fmt = format_ or ("table" if sys.stdout.isatty() else None)
     with obj.kb() as kb:
         text = _select_star_in_written_order(kb, text)
         default_graph = list(graphs) or None
         if fmt == "table":
-            _print_table(kb, text, default_graph)
+            _print_table(kb, text, default_graph, bindings)
             return
         graph_names = ("turtle", "nt", "jsonld", "rdfxml", "trig", "nq")
 
@@ -222,7 +229,7 @@ def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str
                     f"--format {fmt} is for SELECT/ASK; use turtle, nt, jsonld, rdfxml or table")
             return fmt
 
-        result = kb.query(text, format=choose, default_graph=default_graph)
+        result = kb.query(text, format=choose, default_graph=default_graph, bindings=bindings)
     sys.stdout.buffer.write(result.data)
     if result.data and not result.data.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")  # a shell prompt or the next command's output
@@ -270,7 +277,27 @@ def _short_iri(text: str) -> str:
     return f"<{text}>"
 
 
-def _print_table(kb: KnowledgeBase, text: str, default_graph: list[str] | None) -> None:
+def _saved_query_bindings(query_text: str, params: tuple[str, ...]) -> dict[str, Any] | None:
+    """The terms for the parameters of a saved query file: its ``# param:`` values, with
+    ``--param NAME=VALUE`` applied."""
+    overrides = {}
+    for param in params:
+        name, sep, value = param.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{param!r}: write NAME=VALUE", param_hint="--param")
+        overrides[name.strip()] = value.strip()
+    if not query_text.startswith("@"):
+        if overrides:
+            raise click.UsageError("--param binds the parameters of a saved query: give the "
+                                   "query as @FILE.rq")
+        return None
+    from kb.queries import parse
+
+    return parse(Path(query_text[1:])).bindings(overrides) or None
+
+
+def _print_table(kb: KnowledgeBase, text: str, default_graph: list[str] | None,
+                 bindings: dict[str, Any] | None = None) -> None:
     def tabulate(raw: Any) -> tuple[list[str], list[list[str]]] | bool:
         if isinstance(raw, ox.QueryBoolean):
             return bool(raw)
@@ -280,7 +307,7 @@ def _print_table(kb: KnowledgeBase, text: str, default_graph: list[str] | None) 
         return ["subject", "predicate", "object"], [
             [_cell(t.subject), _cell(t.predicate), _cell(t.object)] for t in raw]
 
-    answer = kb.run(text, tabulate, default_graph=default_graph)
+    answer = kb.run(text, tabulate, default_graph=default_graph, bindings=bindings)
     if isinstance(answer, bool):
         click.echo("yes" if answer else "no")
         return

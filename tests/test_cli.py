@@ -332,3 +332,20 @@ def test_a_remote_store_gets_the_prefixes_too(oxigraph_server: str) -> None:
     assert rows.stdout.split() == ["l", "NL"], rows.stderr
     own = run_kb("query", "PREFIX country: <urn:x:> ASK { country:NL ?p ?o }", store=store)
     assert json.loads(own.stdout)["boolean"] is False
+
+
+def test_a_saved_querys_parameters_are_bound_and_can_be_changed(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    run_kb("load", str(DATA / "people.ttl"), store=store)
+    saved = tmp_path / "label.rq"
+    saved.write_text("# title: A label\n# param: who = <http://example.org/alice>\n"
+                     "SELECT ?l WHERE { ?who rdfs:label ?l }\n", encoding="utf-8")
+    default = run_kb("query", f"@{saved}", "-f", "csv", store=store)
+    assert default.stdout.split() == ["l", "Alice"], default.stderr
+    bob = run_kb("query", f"@{saved}", "--param", "who=<http://example.org/bob>", "-f", "csv",
+                 store=store)
+    assert bob.stdout.split() == ["l", "Bob"], bob.stderr
+    assert "not a parameter of label (known: who)" in _error(
+        run_kb("query", f"@{saved}", "--param", "whom=x", store=store))
+    inline = run_kb("query", "SELECT * { ?s ?p ?o }", "--param", "s=x", store=store)
+    assert inline.returncode == 2 and "give the query as @FILE.rq" in inline.stderr
