@@ -349,3 +349,23 @@ def test_a_saved_querys_parameters_are_bound_and_can_be_changed(tmp_path: Path) 
         run_kb("query", f"@{saved}", "--param", "whom=x", store=store))
     inline = run_kb("query", "SELECT * { ?s ?p ?o }", "--param", "s=x", store=store)
     assert inline.returncode == 2 and "give the query as @FILE.rq" in inline.stderr
+
+
+def test_declared_prefixes_reach_the_query_workers(tmp_path: Path) -> None:
+    """The prefix plumbing under the CLI also serves the server's worker processes."""
+    from kb import KnowledgeBase
+    from kb.errors import QueryError
+    from kb.namespaces import PREFIXES
+
+    with KnowledgeBase.open(str(tmp_path / "store"), query_timeout=120) as kb:
+        kb.prefixes = dict(PREFIXES)
+        kb.update('INSERT DATA { GRAPH msg:g { country:NL rdfs:label "NL" } }')
+        kb.start_query_workers(1)
+        assert kb.query("SELECT ?l { country:NL rdfs:label ?l }", format="csv").data.split() \
+            == [b"l", b"NL"]
+        try:
+            kb.query("SELECT ?l {\n country:NL zz:label ?l }")
+        except QueryError as e:
+            assert "unknown prefix `zz:` at line 2, column 13" in str(e) and e.line == 2
+        else:
+            raise AssertionError("an unknown prefix was accepted")
