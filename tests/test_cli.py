@@ -109,6 +109,12 @@ def test_the_knowledge_bases_prefixes_are_declared_and_the_querys_own_win(tmp_pa
     rows = run_kb("query", "SELECT ?g ?l WHERE { GRAPH ?g { country:NL rdfs:label ?l } }",
                   "-f", "csv", store=store)
     assert rows.stdout.split() == ["g,l", "https://w3id.org/medsupply-kb/graph/notes,NL"]
+    # the union (the default graph) follows, and INSERT without GRAPH reaches it too
+    assert run_kb("update", 'INSERT DATA { country:ES rdfs:label "ES" }',
+                  store=store).returncode == 0
+    union = run_kb("query", "SELECT ?l WHERE { ?c rdfs:label ?l } ORDER BY ?l", "-f", "csv",
+                   store=store)
+    assert union.stdout.split() == ["l", "ES", "NL"], union.stderr
     own = run_kb("query", "PREFIX rdfs: <http://example.org/> ASK { ?s rdfs:label ?l }",
                  "-f", "csv", store=store)
     assert json.loads(run_kb("query", "PREFIX rdfs: <http://example.org/> "
