@@ -11,8 +11,9 @@ ARGS   ?=
 
 .PHONY: help serve test lint fix load docs bench clean
 
-help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-8s %s\n",$$1,$$2}'
+help:  ## List the targets (with the values of STORE, HOST and PORT in effect)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-8s %s\n",$$1,$$2}' \
+	  | sed -e 's|$$(STORE)|$(STORE)|g' -e 's|$$(HOST)|$(HOST)|g' -e 's|$$(PORT)|$(PORT)|g'
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

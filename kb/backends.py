@@ -3,8 +3,8 @@
 Only ``kb.store`` constructs a backend. Each backend offers the same small set of
 operations, all taking and returning pyoxigraph values:
 
-* ``query(text, default_graph=, named_graphs=)`` -> solutions, boolean or triples
-* ``update(text)``, atomic
+* ``query(text, default_graph=, named_graphs=, prefixes=)`` -> solutions, boolean or triples
+* ``update(text, prefixes=)``, atomic (``prefixes``: declared where the text does not)
 * ``write(quads, before=)``: run the update ``before`` (if any), then add the quads; a failure
   while reading ``quads`` adds nothing
 * ``bulk_load(source, format, graph=, base_iri=, before=)``: the same for a triple file, parsed
@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -61,16 +61,18 @@ class OxigraphBackend:
         *,
         default_graph: list[str] | None = None,
         named_graphs: list[str] | None = None,
+        prefixes: Mapping[str, str] | None = None,
     ) -> OxResult:
         return query_store(self.store, text, default_graph=default_graph,
-                           named_graphs=named_graphs)
+                           named_graphs=named_graphs, prefixes=prefixes)
 
     # Writes keep the engine's default graph equal to the set union of the named graphs
     # (see kb.union): in one transaction where the change is small, and with the bulk
     # loader (as atomic as before: not at all) where it is large.
 
-    def update(self, text: str) -> None:
-        self.store.update(union.rewrite_update(text))
+    def update(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> None:
+        # Declared in the text (on its first line): the rewrite must see every prefix.
+        self.store.update(union.rewrite_update(_declare(text, prefixes)))
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
         quads = list(quads)
@@ -242,17 +244,27 @@ def _change(before: str | None, replaced: list[str], quads: list[ox.Quad]) -> st
 _DROPS_ONLY = re.compile(r"(\s*DROP\s+(SILENT\s+)?GRAPH\s*<[^<>]*>\s*;?)+\s*", re.IGNORECASE)
 
 
+def _declare(text: str, prefixes: Mapping[str, str] | None) -> str:
+    if not prefixes:
+        return text
+    from kb.namespaces import declare_prefixes  # rdflib: not at import (the query workers)
+
+    return declare_prefixes(text, prefixes)
+
+
 def query_store(store: ox.Store, text: str, *, default_graph: list[str] | None = None,
-                named_graphs: list[str] | None = None) -> OxResult:
+                named_graphs: list[str] | None = None,
+                prefixes: Mapping[str, str] | None = None) -> OxResult:
     """Query a pyoxigraph store with the knowledge base's dataset rules: the default graph
     is the store's own, which the knowledge base keeps equal to the set union of the named
     graphs (``kb.union``), unless ``default_graph`` lists graphs. A merge of several graphs
     is a set too: their triples are merged into a scratch store first (the engine's own
-    merge counts a triple once per graph that holds it)."""
-    kwargs: dict[str, object] = {}
+    merge counts a triple once per graph that holds it). ``prefixes`` are declared for a
+    query that does not declare them itself."""
+    kwargs: dict[str, object] = {"prefixes": dict(prefixes)} if prefixes else {}
     if default_graph is not None and len(default_graph) > 1:
         merged = _merge(store, default_graph, named_graphs)
-        return merged.query(text, default_graph=ox.DefaultGraph())
+        return merged.query(text, default_graph=ox.DefaultGraph(), **kwargs)
     if default_graph is not None:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graph]
     if named_graphs is not None:
@@ -334,7 +346,9 @@ class RemoteBackend:
         *,
         default_graph: list[str] | None = None,
         named_graphs: list[str] | None = None,
+        prefixes: Mapping[str, str] | None = None,
     ) -> OxResult:
+        text = _declare(text, prefixes)
         data: dict[str, object] = {"query": text}
         if default_graph is not None:
             data["default-graph-uri"] = default_graph
@@ -354,7 +368,8 @@ class RemoteBackend:
             body = _virtuoso_blank_nodes(body)
         return ox.parse_query_results(body, format=fmt)
 
-    def update(self, text: str) -> None:
+    def update(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> None:
+        text = _declare(text, prefixes)
         self._post(self.update_url, {"update": union.rewrite_update(text) if self.keep_union
                                      else text})
 

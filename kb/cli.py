@@ -7,7 +7,9 @@ failed check; 2 a usage error (click's).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from functools import wraps
@@ -46,7 +48,9 @@ class _Context:
 
     @contextlib.contextmanager
     def kb(self) -> Iterator[KnowledgeBase]:
-        kb = KnowledgeBase(self.settings)
+        # The project's prefixes are declared for every query and update, as on the query
+        # page; a query's own PREFIX lines win.
+        kb = KnowledgeBase(self.settings, prefixes=PREFIXES)
         try:
             yield kb
         finally:
@@ -96,6 +100,21 @@ def _read_text(value: str, what: str) -> str:
     return value
 
 
+@contextlib.contextmanager
+def _writing(output: Path) -> Iterator[Path]:
+    """Create the folders ``output`` needs, then run the block that writes it; an error
+    that names the path (not a traceback) when either fails."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(
+            f"Cannot create the folder {output.parent} for {output}: {e.strerror}") from None
+    try:
+        yield output
+    except OSError as e:
+        raise click.ClickException(f"Cannot write {e.filename or output}: {e.strerror}") from None
+
+
 def _rich_progress() -> tuple[contextlib.AbstractContextManager[Any], Callable[[str, int], Callable[[int], None]]]:  # noqa: E501
     from rich.progress import (
         BarColumn,
@@ -133,12 +152,14 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
     """Load RDF files and folders, all or nothing.
 
     TriG and N-Quads keep their graphs; any other file goes into a named graph of its own
-    (or --graph). A file loaded again replaces what it loaded before; an unchanged file is
-    skipped.
+    (or --graph), the ontology (ontology/medsupply.ttl) into the ontology graph. The SHACL
+    shapes and the JSON-LD context in ontology/ are not data and are left out. A file
+    loaded again replaces what it loaded before; an unchanged file is skipped.
 
     \b
-        kb load data/
-        kb load shipments.nt --graph https://example.org/graph/shipments
+        kb load ontology data
+        kb load data/spain.trig
+        kb load ontology/medsupply.ttl --graph https://example.org/graph/draft
     """
     show = not quiet and sys.stderr.isatty()
     bar, factory = _rich_progress() if show else (contextlib.nullcontext(), None)
@@ -151,6 +172,8 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
         report = kb.load(paths, graph=graph, format=format_, force=force, progress=factory,
                          check=check)
     if not quiet:
+        for path, why in report.left_out:
+            click.echo(f"Left out {path}: {why}.", err=True)
         graphs = {g for f in report.loaded for g in f.graphs}
         loaded = sum(f.triples for f in report.loaded)
         message = (f"Loaded {loaded:,} triples from {len(report.loaded)} file(s) "
@@ -167,21 +190,31 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
                    "and Turtle for CONSTRUCT/DESCRIBE.")
 @click.option("--graph", "graphs", multiple=True, metavar="IRI",
               help="Use only this named graph as the default graph (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Bind ?NAME of a saved query (@FILE.rq with '# param:' lines, whose "
+                   "values are used otherwise) to an IRI, a short name such as country:ES, "
+                   "or text (repeatable).")
 @pass_context
 @_fail_on_kb_error
-def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str, ...]) -> None:
-    """Run a SPARQL query and print the result.
+def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str, ...],
+          params: tuple[str, ...]) -> None:
+    """Run a SPARQL query and print the result. The knowledge base's prefixes (ms:,
+    country:, rdfs:, …: kb.namespaces.PREFIXES) are declared for you, as on the query page;
+    your own PREFIX lines win.
 
     \b
         kb query 'SELECT * WHERE { ?s ?p ?o } LIMIT 5'
-        kb query @ontology/competency/q01.rq --format csv
+        kb query @ontology/competency/cq24-complaints-march-april.rq --format csv
+        kb query @ontology/competency/cq07-dutch-recall.rq --param country=country:ES
     """
     text = _read_text(query_text, "query")
+    bindings = _saved_query_bindings(query_text, params)
     fmt = format_ or ("table" if sys.stdout.isatty() else None)
     with obj.kb() as kb:
+        text = _select_star_in_written_order(kb, text)
         default_graph = list(graphs) or None
         if fmt == "table":
-            _print_table(kb, text, default_graph)
+            _print_table(kb, text, default_graph, bindings)
             return
         graph_names = ("turtle", "nt", "jsonld", "rdfxml", "trig", "nq")
 
@@ -196,9 +229,44 @@ def query(obj: _Context, query_text: str, format_: str | None, graphs: tuple[str
                     f"--format {fmt} is for SELECT/ASK; use turtle, nt, jsonld, rdfxml or table")
             return fmt
 
-        result = kb.query(text, format=choose, default_graph=default_graph)
+        result = kb.query(text, format=choose, default_graph=default_graph, bindings=bindings)
     sys.stdout.buffer.write(result.data)
+    if result.data and not result.data.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")  # a shell prompt or the next command's output
     sys.stdout.flush()
+
+
+_SELECT_STAR = re.compile(r"\bSELECT(?:\s+(?:DISTINCT|REDUCED))?\s*(\*)", re.IGNORECASE)
+
+
+def _select_star_in_written_order(kb: KnowledgeBase, text: str) -> str:
+    """``text`` with the ``*`` of a top-level ``SELECT *`` replaced by its variables in the
+    order they are first written (the engine lists them alphabetically). The variables are
+    the engine's own: the query runs once on an empty store to learn them."""
+    from kb.safety import mask_literals
+
+    masked = mask_literals(text)
+    star = _SELECT_STAR.search(masked)
+    if star is None or "{" in masked[:star.start()]:
+        return text
+    kb.check_query(text)  # nothing refused runs, not even on an empty store
+    try:
+        raw = ox.Store().query(text, prefixes=kb.prefixes or None)
+    except (SyntaxError, OSError, ValueError, RuntimeError):
+        return text  # the real run reports it
+    if not isinstance(raw, ox.QuerySolutions):
+        return text
+    names = [v.value for v in raw.variables]
+    if not names:
+        return text
+
+    def first_written(name: str) -> int:
+        m = re.search(rf"[?$]{re.escape(name)}(?!\w)", masked[star.end():])
+        return m.start() if m else len(masked)
+
+    names.sort(key=first_written)
+    at = star.start(1)
+    return text[:at] + " ".join(f"?{n}" for n in names) + text[at + 1:]
 
 
 def _short_iri(text: str) -> str:
@@ -209,31 +277,79 @@ def _short_iri(text: str) -> str:
     return f"<{text}>"
 
 
-def _print_table(kb: KnowledgeBase, text: str, default_graph: list[str] | None) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _saved_query_bindings(query_text: str, params: tuple[str, ...]) -> dict[str, Any] | None:
+    """The terms for the parameters of a saved query file: its ``# param:`` values, with
+    ``--param NAME=VALUE`` applied."""
+    overrides = {}
+    for param in params:
+        name, sep, value = param.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{param!r}: write NAME=VALUE", param_hint="--param")
+        overrides[name.strip()] = value.strip()
+    if not query_text.startswith("@"):
+        if overrides:
+            raise click.UsageError("--param binds the parameters of a saved query: give the "
+                                   "query as @FILE.rq")
+        return None
+    from kb.queries import parse
 
-    def tabulate(raw: Any) -> Table | bool:
+    return parse(Path(query_text[1:])).bindings(overrides) or None
+
+
+def _print_table(kb: KnowledgeBase, text: str, default_graph: list[str] | None,
+                 bindings: dict[str, Any] | None = None) -> None:
+    def tabulate(raw: Any) -> tuple[list[str], list[list[str]]] | bool:
         if isinstance(raw, ox.QueryBoolean):
             return bool(raw)
         if isinstance(raw, ox.QuerySolutions):
             names = [v.value for v in raw.variables]
-            table = Table(*names)
-            for solution in raw:
-                table.add_row(*(_cell(solution[n]) for n in names))
-            return table
-        table = Table("subject", "predicate", "object")
-        for t in raw:
-            table.add_row(_cell(t.subject), _cell(t.predicate), _cell(t.object))
-        return table
+            return names, [[_cell(solution[n]) for n in names] for solution in raw]
+        return ["subject", "predicate", "object"], [
+            [_cell(t.subject), _cell(t.predicate), _cell(t.object)] for t in raw]
 
-    answer = kb.run(text, tabulate, default_graph=default_graph)
-    console = Console()
+    answer = kb.run(text, tabulate, default_graph=default_graph, bindings=bindings)
     if isinstance(answer, bool):
-        console.print("yes" if answer else "no")
+        click.echo("yes" if answer else "no")
         return
-    console.print(answer)
-    console.print(f"{answer.row_count} row(s)", style="dim")
+    columns, rows = answer
+    _show_rows(columns, rows, footer=f"{len(rows)} row(s)")
+
+
+def _show_rows(columns: list[str], rows: list[list[str]], footer: str | None = None) -> None:
+    """Rows for a reader on a terminal: a table whose columns are at least as wide as their
+    longest word (dates, names and IRIs are never broken inside), or, when those columns
+    cannot fit the terminal, one block of ``name  value`` lines per row."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    cells = [[c, *(r[i] for r in rows)] for i, c in enumerate(columns)]
+    words = [max((len(w) for v in values for w in v.split()), default=1) for values in cells]
+    natural = [max(max(len(v) for v in values), 1) for values in cells]
+    room = console.width - 3 * len(columns) - 1  # borders and padding
+    if sum(words) <= room:
+        # Every column as wide as its longest word, the room left shared out in proportion
+        # to what each column would still take.
+        extra, wanted = room - sum(words), sum(natural) - sum(words)
+        widths = [min(n, w + (extra * (n - w)) // wanted if wanted else w)
+                  for w, n in zip(words, natural, strict=True)]
+        table = Table()
+        for column, width in zip(columns, widths, strict=True):
+            table.add_column(column, width=width, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:
+        for n, row in enumerate(rows, 1):
+            console.rule(f"{n}", align="left", style="dim")
+            record = Table.grid(padding=(0, 2))
+            record.add_column(style="bold", no_wrap=True)
+            record.add_column(overflow="fold")
+            for column, value in zip(columns, row, strict=True):
+                record.add_row(column, value)
+            console.print(record)
+    if footer:
+        console.print(footer, style="dim")
 
 
 def _cell(term: Any) -> str:
@@ -251,7 +367,8 @@ def _cell(term: Any) -> str:
 @pass_context
 @_fail_on_kb_error
 def update(obj: _Context, update_text: str) -> None:
-    """Run a SPARQL Update atomically: if any part fails, nothing changes.
+    """Run a SPARQL Update atomically: if any part fails, nothing changes. The knowledge
+    base's prefixes are declared for you, as for `kb query`.
 
     \b
         kb update 'DROP GRAPH <https://w3id.org/medsupply-kb/graph/file/old.ttl>'
@@ -269,7 +386,7 @@ def update(obj: _Context, update_text: str) -> None:
 @click.option("--ontology", is_flag=True, help="Export only the ontology (for Protégé: -f ttl "
               "or -f rdfxml).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")
+              help="Write to this file instead of standard output (folders are created).")
 @pass_context
 @_fail_on_kb_error
 def export(obj: _Context, format_: str, graph: str | None, ontology: bool,
@@ -293,12 +410,13 @@ def export(obj: _Context, format_: str, graph: str | None, ontology: bool,
             run_export(kb, plan.format, output=sys.stdout.buffer, plan=plan)
         else:
             tmp = output.with_name(output.name + ".partial")
-            try:
-                with tmp.open("wb") as f:
-                    run_export(kb, plan.format, output=f, plan=plan)
-                tmp.replace(output)
-            finally:
-                tmp.unlink(missing_ok=True)
+            with _writing(output):
+                try:
+                    with tmp.open("wb") as f:
+                        run_export(kb, plan.format, output=f, plan=plan)
+                    tmp.replace(output)
+                finally:
+                    tmp.unlink(missing_ok=True)
 
 
 @cli.group()
@@ -311,8 +429,8 @@ def graph() -> None:
               default="graphml", show_default=True,
               help="GraphML or GEXF (Gephi), node-link JSON (networkx), CSV (Neo4j import).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: standard output); for CSV (required), "
-                   "FILE-nodes.csv and FILE-relationships.csv.")
+              help="File to write (default: standard output; folders are created); for CSV "
+                   "(required), FILE-nodes.csv and FILE-relationships.csv.")
 @pass_context
 @_fail_on_kb_error
 def graph_export(obj: _Context, format_: str, output: Path | None) -> None:
@@ -333,7 +451,8 @@ def graph_export(obj: _Context, format_: str, output: Path | None) -> None:
         sys.stdout.buffer.write(export_graph(g, format_))
         sys.stdout.flush()
         return
-    files = write_graph_files(g, format_, output)
+    with _writing(output):
+        files = write_graph_files(g, format_, output)
     click.echo("Wrote " + ", ".join(str(f) for f in files), err=True)
 
 
@@ -444,15 +563,9 @@ def _emit(rows: list[dict[str, Any]], fmt: str | None) -> None:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        from rich.console import Console
-        from rich.table import Table
-
         columns = list(dict.fromkeys(k for row in rows for k in row))
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*(_short_iri(str(v)) if str(v).startswith("http") else str(v)
-                            for v in (row.get(c, "") for c in columns)))
-        Console().print(table)
+        _show_rows(columns, [[_short_iri(str(v)) if str(v).startswith("http") else str(v)
+                              for v in (row.get(c, "") for c in columns)] for row in rows])
 
 
 FORMAT_OPTION = click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "csv"]),
@@ -483,7 +596,7 @@ def _progress(what: str) -> Iterator[None]:
 
 @analytics.command("centrality")
 @click.option("--measure", type=click.Choice(["degree", "betweenness", "pagerank", "eigenvector"]),
-              default="pagerank", show_default=True)
+              default="pagerank", show_default=True, help="Which centrality measure.")
 @click.option("--top", "top_n", default=20, show_default=True, help="How many entities.")
 @click.option("--k", type=int, help="Betweenness: sample this many source nodes.")
 @click.option("--class", "classes", multiple=True, metavar="IRI",
@@ -559,20 +672,32 @@ def analytics_components(obj: _Context, fmt: str | None) -> None:
         _emit(rows, fmt)
 
 
+DEPTH_OPTION = click.option("--depth", type=click.IntRange(1, 3), default=1, show_default=True,
+                            help="Hops around the entity (1-3).")
+#: The old name of --depth in `kb analytics ego`, still accepted.
+RADIUS_ALIAS = click.option("--radius", type=click.IntRange(1, 3), hidden=True)
+
+
 @analytics.command("ego")
 @click.argument("iri")
-@click.option("--radius", default=1, show_default=True, help="Hops around the entity (1-3).")
+@DEPTH_OPTION
+@RADIUS_ALIAS
 @FORMAT_OPTION
 @pass_context
 @_fail_on_kb_error
-def analytics_ego(obj: _Context, iri: str, radius: int, fmt: str | None) -> None:
-    """The statements around one entity."""
+def analytics_ego(obj: _Context, iri: str, depth: int, radius: int | None,
+                  fmt: str | None) -> None:
+    """The statements around one entity (an IRI or a short name such as country:NL).
+
+    \b
+        kb analytics ego country:NL --depth 2
+    """
     from kb.analytics import ego_report
     from kb.queries import expand
 
     with obj.kb() as kb:
         with _progress("Reading the neighbourhood"):
-            rows = ego_report(kb, expand(iri), radius)
+            rows = ego_report(kb, expand(iri), radius or depth)
         _emit(rows, fmt)
 
 
@@ -621,22 +746,26 @@ def viz() -> None:
 
 
 OUTPUT_OPTION = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-                             required=True, help="The HTML file to write (opens offline).")
+                             required=True, help="The HTML file to write (opens offline; "
+                             "folders are created).")
 
 
 def _write_page(output: Path, html_text: str) -> None:
-    output.write_text(html_text, encoding="utf-8")
+    with _writing(output):
+        output.write_text(html_text, encoding="utf-8")
     click.echo(f"Wrote {output}", err=True)
 
 
 @viz.command("entity")
 @click.argument("iri")
-@click.option("--depth", default=1, show_default=True, help="Hops around the entity (1-3).")
+@DEPTH_OPTION
+@RADIUS_ALIAS
 @click.option("--max-nodes", default=300, show_default=True, help="Fold beyond this many.")
 @OUTPUT_OPTION
 @pass_context
 @_fail_on_kb_error
-def viz_entity(obj: _Context, iri: str, depth: int, max_nodes: int, output: Path) -> None:
+def viz_entity(obj: _Context, iri: str, depth: int, radius: int | None, max_nodes: int,
+               output: Path) -> None:
     """An entity and its neighbourhood.
 
     \b
@@ -646,7 +775,8 @@ def viz_entity(obj: _Context, iri: str, depth: int, max_nodes: int, output: Path
     from kb.viz import entity_view
 
     with obj.kb() as kb:
-        _write_page(output, entity_view(kb, expand(iri), depth=depth, max_nodes=max_nodes,
+        _write_page(output, entity_view(kb, expand(iri), depth=radius or depth,
+                                        max_nodes=max_nodes,
                                         link=None))
 
 
@@ -666,15 +796,24 @@ def viz_path(obj: _Context, source: str, target: str, output: Path) -> None:
 
 
 @viz.command("flows")
-@click.option("--product", metavar="IRI")
-@click.option("--start", metavar="DATE")
-@click.option("--end", metavar="DATE")
+@click.option("--product", metavar="IRI",
+              help="Only this product category (an IRI or a short name: product:face-mask).")
+@click.option("--start", metavar="DATE", help="Only what started on or after this day "
+              "(YYYY-MM-DD).")
+@click.option("--end", metavar="DATE", help="Only what started on or before this day "
+              "(YYYY-MM-DD).")
 @OUTPUT_OPTION
 @pass_context
 @_fail_on_kb_error
 def viz_flows(obj: _Context, product: str | None, start: str | None, end: str | None,
               output: Path) -> None:
-    """Trade flows between countries, arrows weighted by quantity."""
+    """Trade flows between countries, arrows weighted by quantity: shipments and reported
+    aggregates kept apart, as in `kb analytics flows`.
+
+    \b
+        kb viz flows --product product:face-mask -o flows.html
+        kb viz flows --start 2020-03-01 --end 2020-04-30 -o spring.html
+    """
     from kb.queries import expand
     from kb.viz import flows_view
 
@@ -750,3 +889,31 @@ def serve(obj: _Context, host: str, port: int, access_log: bool) -> None:
         kb.close()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+
+
+def _set_location(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        obj = ctx.find_object(_Context)
+        if obj is not None:
+            obj.settings = dataclasses.replace(obj.settings, **{str(param.name): value})
+    return value
+
+
+def _leaf_commands(group: click.Group) -> Iterator[click.Command]:
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command)
+        else:
+            yield command
+
+
+# `kb load --store X …` as well as `kb --store X load …`: every command takes the store
+# options after its name too (they win over those before it and over KB_STORE).
+for _command in _leaf_commands(cli):
+    _command.params += [
+        click.Option(["--store"], metavar="LOC", expose_value=False, callback=_set_location,
+                     help="Where the data lives (as `kb --store`; also KB_STORE)."),
+        click.Option(["--update-url"], metavar="URL", expose_value=False,
+                     callback=_set_location,
+                     help="Update endpoint of a remote store (as `kb --update-url`)."),
+    ]

@@ -3,7 +3,10 @@
 * Formats come from the file extension (``kb.formats.EXTENSIONS``) or ``format=``.
 * TriG and N-Quads keep their graphs (their default graph goes to the file's graph); any
   other file goes into one named graph of its own: ``graph=`` or
-  ``https://w3id.org/medsupply-kb/graph/file/<file name>``.
+  ``https://w3id.org/medsupply-kb/graph/file/<file name>``; the project's ontology
+  (``ontology/medsupply.ttl``) goes into ``…/graph/ontology``.
+* The project's SHACL shapes and JSON-LD context are not data: found in a folder (``kb load
+  ontology data``), they are left out, and the report says so.
 * Each load is recorded in the ``loads`` graph (PROV / Dublin Core / VoID): the file, its
   SHA-256, when it was loaded, and the triples per graph. A file loaded again replaces what
   it loaded before; a file whose content has not changed is skipped.
@@ -26,16 +29,26 @@ from urllib.parse import quote
 import pyoxigraph as ox
 
 from kb import safety
+from kb.bundled import CONTEXT_FILE, ONTOLOGY_FILE, SHAPES_FILE
 from kb.engine import run_in_engine_thread
 from kb.errors import LoadError
 from kb.formats import EXTENSIONS, rdf_format
-from kb.namespaces import GRAPH, ID, LOADS_GRAPH, PREFIXES
+from kb.namespaces import GRAPH, ID, LOADS_GRAPH, ONTOLOGY_GRAPH, PREFIXES
 
 XSD = PREFIXES["xsd"]
 DCTERMS = PREFIXES["dcterms"]
 PROV = PREFIXES["prov"]
 VOID = PREFIXES["void"]
 RDF_TYPE = ox.NamedNode(PREFIXES["rdf"] + "type")
+
+#: Files of the project with a graph of their own (unless the load names one).
+OWN_GRAPHS = {ONTOLOGY_FILE: str(ONTOLOGY_GRAPH)}
+#: Files of the project that are not data: left out when a folder is loaded (a file named
+#: on its own is loaded as asked).
+NOT_DATA = {
+    SHAPES_FILE: "SHACL shapes, not data (`kb validate` reads them from there)",
+    CONTEXT_FILE: "the JSON-LD context of the exports, not data",
+}
 
 #: Files at least this large show a progress bar (on a terminal, unless quiet).
 PROGRESS_BYTES = 8 * 1024 * 1024
@@ -62,6 +75,7 @@ class LoadReport:
     """What one load command did."""
 
     files: list[FileLoad]
+    left_out: list[tuple[Path, str]] = field(default_factory=list)  # (file, why)
 
     @property
     def triples(self) -> int:
@@ -153,7 +167,14 @@ def load_paths(
         LoadError: a file is missing, unreadable, of unknown format, refused by a safety
             check, or has a syntax error (with file, line and column). Nothing is added.
     """
-    files = discover(paths, format=format)
+    named = {Path(p).resolve() for p in paths if Path(p).is_file()}
+    files, left_out = [], []
+    for path in discover(paths, format=format):
+        why = NOT_DATA.get(path.resolve())
+        if why is not None and path.resolve() not in named:
+            left_out.append((path, why))
+        else:
+            files.append(path)
     fixed_format = rdf_format(format) if format else None
     previous = _previous_loads(kb, [file_unit(p) for p in files])
     plans: list[_Plan] = []
@@ -161,7 +182,7 @@ def load_paths(
     for path in files:
         fmt = fixed_format or EXTENSIONS[path.suffix.lower()]
         unit = file_unit(path)
-        target = graph or file_graph(path)
+        target = graph or OWN_GRAPHS.get(path.resolve()) or file_graph(path)
         digest = _sha256(path)
         report = FileLoad(path, fmt.name)
         reports.append(report)
@@ -178,7 +199,7 @@ def load_paths(
         _preflight(plan, kb.settings.allow_hosts)
         drop = set(plan.previous_graphs)
         if graph is None and not plan.format.supports_datasets:
-            drop.add(plan.graph)  # a file's own graph holds that file only
+            drop.add(plan.graph)  # a file's own graph (or the ontology's) holds that file only
         plan.drop = sorted(drop)
     existing = set(kb.graphs()) if any(plan.drop for plan in plans) else set()
     if len(plans) > 1 or any(g in existing for plan in plans for g in plan.drop):
@@ -192,7 +213,7 @@ def load_paths(
         _refuse_nonconforming_load(kb, plans)
     for plan in plans:
         _load_one(kb, plan, progress)
-    return LoadReport(reports)
+    return LoadReport(reports, left_out)
 
 
 def _refuse_nonconforming_load(kb, plans: list[_Plan]) -> None:

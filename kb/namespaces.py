@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
+
 from rdflib import Namespace
 
 BASE = "https://w3id.org/medsupply-kb/"
@@ -57,3 +60,42 @@ PREFIXES: dict[str, str] = {
 def sparql_prefixes() -> str:
     """The prefix map as SPARQL ``PREFIX`` lines."""
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+_PNAME = re.compile(r"(?<![\w?$:.\-])([A-Za-z][\w.\-]*)?:")
+_PREFIX_DECL = re.compile(r"\bPREFIX\s+([A-Za-z][\w.\-]*)?:\s*<", re.IGNORECASE)
+
+
+def prefixed_names(sparql: str) -> Iterator[tuple[str, int]]:
+    """The prefixes of the prefixed names in ``sparql`` (outside strings, IRIs and comments),
+    with the offset of each name, declarations included.
+
+    >>> list(prefixed_names('PREFIX ex: <urn:x> SELECT * { ?s ex:p "a:b", <urn:y> }'))
+    [('ex', 7), ('ex', 33)]
+    """
+    from kb.safety import mask_literals
+
+    for m in _PNAME.finditer(mask_literals(sparql)):
+        yield m.group(1) or "", m.start()
+
+
+def declared_prefixes(sparql: str) -> set[str]:
+    """The prefixes ``sparql`` declares with ``PREFIX`` lines."""
+    from kb.safety import mask_literals
+
+    return {m.group(1) or "" for m in _PREFIX_DECL.finditer(mask_literals(sparql))}
+
+
+def declare_prefixes(sparql: str, prefixes: Mapping[str, str] | None) -> str:
+    """``sparql`` with ``PREFIX`` declarations of the ``prefixes`` it uses but does not declare,
+    put before it on its first line (the line numbers of the query stay as they were).
+
+    >>> declare_prefixes("SELECT * { ?s rdfs:label ?l }", PREFIXES)
+    'PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> SELECT * { ?s rdfs:label ?l }'
+    """
+    if not prefixes:
+        return sparql
+    declared = declared_prefixes(sparql)
+    used = dict.fromkeys(p for p, _ in prefixed_names(sparql))
+    missing = [p for p in used if p in prefixes and p not in declared]
+    return "".join(f"PREFIX {p}: <{prefixes[p]}> " for p in missing) + sparql

@@ -39,7 +39,7 @@ from kb.engine import (
 )
 from kb.errors import InvalidParameter, QueryError, QueryRefused
 from kb.formats import rdf_format
-from kb.namespaces import BASE
+from kb.namespaces import BASE, declare_prefixes
 from kb.settings import Settings
 from kb.terms import to_ox
 from kb.union import rewrite_update
@@ -83,8 +83,12 @@ class KnowledgeBase:
     through this object, which bumps ``generation`` so that views can cache per version.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *,
+                 prefixes: Mapping[str, str] | None = None) -> None:
         self.settings = settings or Settings()
+        #: Declared for every query and update that does not declare them itself (the CLI
+        #: gives the project's, as the query page does); a query's own PREFIX lines win.
+        self.prefixes = dict(prefixes or {})
         location = self.settings.store
         if location == "memory":
             self.backend: OxigraphBackend | RemoteBackend = OxigraphBackend(None)
@@ -178,7 +182,7 @@ class KnowledgeBase:
 
         def job() -> T:
             raw = self.backend.query(sparql, default_graph=default_graph,
-                                     named_graphs=named_graphs)
+                                     named_graphs=named_graphs, prefixes=self.prefixes)
             try:
                 return consume(raw)
             except BaseException as e:
@@ -189,7 +193,7 @@ class KnowledgeBase:
             finally:
                 del raw
 
-        with _engine_errors():
+        with _engine_errors(sparql, self.prefixes):
             return run_in_engine_thread(job)
 
     def query(self, sparql: str, *, format: FormatChoice = None,
@@ -218,7 +222,7 @@ class KnowledgeBase:
                                                named_graphs)
         if bindings:
             sparql = bind_values(sparql, bindings)
-        with _engine_errors():
+        with _engine_errors(sparql, self.prefixes):
             return self._pool.query(sparql, _checked_format(format), default_graph=default_graph,
                                     named_graphs=named_graphs)
 
@@ -233,7 +237,7 @@ class KnowledgeBase:
                                            named_graphs=named_graphs)
         default_graph, named_graphs = _dataset(self.check_query(sparql), default_graph,
                                                named_graphs)
-        with _engine_errors():
+        with _engine_errors(sparql, self.prefixes):
             return await self._pool.query_async(sparql, _checked_format(format),
                                                 default_graph=default_graph,
                                                 named_graphs=named_graphs)
@@ -323,12 +327,15 @@ class KnowledgeBase:
                 if self.settings.validate_writes:
                     from kb.validate import refuse_nonconforming_write
 
-                    # the update as the backend will run it (kb.union's rewrite)
-                    text = rewrite_update(sparql) if self.backend.keeps_union else sparql
+                    # the update as the backend will run it: prefixes declared, then the
+                    # union's rewrite (kb.union)
+                    text = declare_prefixes(sparql, self.prefixes)
+                    if self.backend.keeps_union:
+                        text = rewrite_update(text)
                     refuse_nonconforming_write(self, lambda store: store.update(text))
-                run_in_engine_thread(self.backend.update, sparql)
+                run_in_engine_thread(self.backend.update, sparql, prefixes=self.prefixes)
             except SyntaxError as e:
-                raise _query_error(e, kind="update") from None
+                raise _query_error(e, kind="update", text=sparql, prefixes=self.prefixes) from None
             except (OSError, RuntimeError, ValueError) as e:
                 raise QueryError(f"The update failed and changed nothing: {e}") from e
             finally:
@@ -440,34 +447,67 @@ def bind_values(sparql: str, bindings: Mapping[str, object]) -> str:
 
 
 @contextmanager
-def _engine_errors() -> Iterator[None]:
+def _engine_errors(text: str = "", prefixes: Mapping[str, str] | None = None) -> Iterator[None]:
     """The engine's exceptions as kb errors (a syntax error with its line and column)."""
     try:
         yield
     except SyntaxError as e:
-        raise _query_error(e) from None
+        raise _query_error(e, text=text, prefixes=prefixes) from None
     except (OSError, RuntimeError, ValueError, TypeError) as e:
         raise QueryError(f"The query failed: {e}") from e
 
 
-def _query_error(e: SyntaxError, *, kind: str = "query") -> QueryError:
+def _query_error(e: SyntaxError, *, kind: str = "query", text: str = "",
+                 prefixes: Mapping[str, str] | None = None) -> QueryError:
+    """A readable error for the engine's ``SyntaxError`` on ``text``: an unknown prefix is
+    named with its own line and column and the known prefixes; the engine's list of every
+    token it would have taken is cut to the keywords and punctuation in it."""
     message = str(e.msg if e.msg else e)
-    line = e.lineno
-    column = e.offset
-    if line is None:
-        # pyoxigraph's SPARQL parser reports "error at LINE:COLUMN: …"
-        m = re.search(r"at (\d+):(\d+)", message)
-        if m:
-            line, column = int(m.group(1)), int(m.group(2))
-    if "expected one of" in message:  # pyoxigraph lists every token it would take
-        head, _, options = message.partition("expected one of")
-        choices = [c.strip() for c in options.split(",")]
-        shown = ", ".join(choices[:8])
-        more = f" (or {len(choices) - 8} more)" if len(choices) > 8 else ""
-        message = f"{head}expected one of {shown}{more}"
+    line, column = e.lineno, e.offset
+    if line is None and (m := re.search(r"at (\d+):(\d+)", message)):
+        line, column = int(m.group(1)), int(m.group(2))  # "error at LINE:COLUMN: …"
     message = re.sub(r"^error at \d+:\d+: ", "", message)
+    if "Prefix not found" in message and (found := _unknown_prefix(text, prefixes or {})):
+        name, line, column, known = found
+        return QueryError(f"SPARQL {kind} syntax error: unknown prefix `{name}:` at line {line}, "
+                          f"column {column}; {known}", line=line, column=column)
+    if (m := re.match(r"expected one of (.*)", message, re.DOTALL)) is not None:
+        # e.g. "LATERAL, SERVICE, [_]" or "Prefix not found, ['%'], ['-' | '0' ..= '9' …]"
+        words = [w.strip() for w in re.split(r",\s*(?![^\[]*\])", m.group(1))]
+        shown = [f"`{w[2:-2]}`" if re.fullmatch(r"\['.'\]", w) else w for w in words
+                 if re.fullmatch(r"[A-Za-z]+|\['.'\]", w)]
+        message = ("expected " + ", ".join(shown[:8]) + (" or another token" if
+                   len(shown) < len(words) or len(shown) > 8 else "")) if shown else (
+                   "not valid SPARQL here")
     where = f" at line {line}, column {column}" if line is not None else ""
+    if line is not None and column is not None and text:
+        lines = text.split("\n")
+        rest = lines[line - 1][column - 1:] if line <= len(lines) else ""
+        word = re.match(r"\S+", rest)
+        if word:
+            where += f" (at `{word.group(0)[:30]}`)"
+        elif not "".join(lines[line - 1:])[column - 1:].strip():
+            where += " (the end of the text)"
     return QueryError(f"SPARQL {kind} syntax error{where}: {message}", line=line, column=column)
+
+
+def _unknown_prefix(text: str, prefixes: Mapping[str, str]) -> tuple[str, int, int, str] | None:
+    """The first prefix ``text`` uses that is neither declared in it nor in ``prefixes``:
+    (name, line, column, a sentence on the known prefixes)."""
+    from kb.namespaces import PREFIXES, declared_prefixes, prefixed_names
+
+    declared = declared_prefixes(text)
+    for name, at in prefixed_names(text):
+        if name not in declared and name not in prefixes:
+            line = text.count("\n", 0, at) + 1
+            column = at - (text.rfind("\n", 0, at) + 1) + 1
+            known = sorted(declared | set(prefixes))
+            sentence = ("known prefixes: " + ", ".join(f"{p}:" for p in known) if known
+                        else "the query declares no prefixes")
+            if name in PREFIXES and name not in prefixes:
+                sentence += f" (declare it: PREFIX {name}: <{PREFIXES[name]}>)"
+            return name, line, column, sentence
+    return None
 
 
 __all__ = ["KnowledgeBase", "Result", "Row", "Stats", "run_in_engine_thread"]

@@ -55,11 +55,13 @@ if TYPE_CHECKING:
 
 class KnowledgeSource(Protocol):
     """What the pool reads of the knowledge base (``kb.store.KnowledgeBase``): its write
-    generation, its write lock and its backend (to copy a snapshot)."""
+    generation, its write lock, its backend (to copy a snapshot) and the prefixes declared
+    for its queries."""
 
     generation: int
     _write_lock: _threading.Lock
     backend: object
+    prefixes: Mapping[str, str]
 
 KINDS = ("select", "ask", "graph")
 # The worker's answers: ("ok", kind, media type, size) followed by the answer's bytes,
@@ -183,7 +185,7 @@ class QueryPool:
         deadline = time.monotonic() + self.timeout
         generation, kind, path = self._current_snapshot()
         request = ((kind, path), sparql, media, default_graph, named_graphs,
-                   self.max_result_bytes)
+                   self.max_result_bytes, self.kb.prefixes)
         key = (generation, sparql, tuple(default_graph or ()) if default_graph is not None
                else None, tuple(named_graphs) if named_graphs is not None else None,
                tuple(media.items()))
@@ -448,11 +450,12 @@ def _serve_requests(conn: Connection) -> None:
             return
         if request is None:
             return
-        (kind, path), text, media, default_graph, named_graphs, limit = request
+        (kind, path), text, media, default_graph, named_graphs, limit, prefixes = request
         if path not in stores:
             stores.clear()  # the previous snapshot is no longer needed
             stores[path] = _open_snapshot(kind, path)
-        reply = _answer(stores[path], text, media, default_graph, named_graphs, limit)
+        reply = _answer(stores[path], text, media, default_graph, named_graphs, limit,
+                        prefixes)
         if reply[0] == "ok":  # a small header, then the bytes as they are
             conn.send((*reply[:3], len(reply[3])))
             conn.send_bytes(reply[3])
@@ -470,12 +473,13 @@ def _open_snapshot(kind: str, path: str) -> ox.Store:
 
 def _answer(store: ox.Store, text: str, media: Mapping[str, str],
             default_graph: list[str] | None, named_graphs: list[str] | None,
-            limit: int) -> Reply:
+            limit: int, prefixes: Mapping[str, str] | None = None) -> Reply:
     from kb.backends import query_store
     from kb.engine import result_kind
 
     try:
-        raw = query_store(store, text, default_graph=default_graph, named_graphs=named_graphs)
+        raw = query_store(store, text, default_graph=default_graph, named_graphs=named_graphs,
+                          prefixes=prefixes)
         kind = result_kind(raw)
         if kind not in media:
             return ("format", kind)
