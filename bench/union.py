@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,6 +83,7 @@ def main(argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="100k", help="10k, 100k, 1m or a number of triples")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each query (median)")
+    parser.add_argument("--loads", type=int, default=2, help="loads of each (the fastest)")
     parser.add_argument("--quads", action="store_true", help="N-Quads over 20 source graphs")
     args = parser.parse_args(argv)
     n = parse_size(args.size)
@@ -89,13 +91,17 @@ def main(argv: list[str]) -> int:
         work = Path(tmp)
         data = work / ("data.nq" if args.quads else "data.nt")
         generate(n, data, quads=args.quads)
-        loads, sizes, mixes = {}, {}, {}
-        for mode in ("bag", "set"):
-            location = work / mode
-            out = subprocess.run([sys.executable, "-c", LOAD, str(data), str(location), mode],
-                                 capture_output=True, text=True, check=True)
-            loads[mode] = float(out.stdout.split()[-1])
-            sizes[mode] = _size_mb(location)
+        loads: dict[str, list[float]] = {"bag": [], "set": []}
+        sizes, mixes = {}, {}
+        for round_ in range(args.loads):  # alternated; the fastest of each is kept
+            for mode in ("bag", "set"):
+                location = work / (mode if round_ == args.loads - 1 else f"{mode}-{round_}")
+                out = subprocess.run([sys.executable, "-c", LOAD, str(data), str(location),
+                                      mode], capture_output=True, text=True, check=True)
+                loads[mode].append(float(out.stdout.split()[-1]))
+                sizes[mode] = _size_mb(location)
+                if location.name != mode:
+                    shutil.rmtree(location)
         out = subprocess.run([sys.executable, "-c", QUERY, str(work / "bag"),
                               str(work / "set"), str(args.repeat)],
                              capture_output=True, text=True, check=True)
@@ -104,8 +110,9 @@ def main(argv: list[str]) -> int:
             mixes.setdefault("bag", {})[name] = float(bag)
             mixes.setdefault("set", {})[name] = float(new)
     print(f"set semantics vs the bag union, {n:,} triples{' in 20 graphs' if args.quads else ''}")  # noqa: T201
-    print(f"  load   bag {loads['bag']:7.2f} s   set {loads['set']:7.2f} s   "  # noqa: T201
-          f"ratio {loads['set'] / loads['bag']:.2f}x (target <= 1.25x)")
+    bag_load, set_load = min(loads["bag"]), min(loads["set"])
+    print(f"  load   bag {bag_load:7.2f} s   set {set_load:7.2f} s   "  # noqa: T201
+          f"ratio {set_load / bag_load:.2f}x (target <= 1.25x)")
     print(f"  disk   bag {sizes['bag']:7.1f} MB  set {sizes['set']:7.1f} MB  "  # noqa: T201
           f"ratio {sizes['set'] / sizes['bag']:.2f}x")
     ratios = []
