@@ -54,3 +54,20 @@ def test_the_sparql_benchmark_runs_every_server_on_the_mix() -> None:
         assert any(line.startswith(name) for line in lines), done.stdout
     assert "geometric mean ours/oxigraph-memory" in done.stdout
     assert "PASS" in done.stdout or "FAIL" in done.stdout
+
+
+def test_the_union_benchmark_compares_set_and_bag_answers_on_the_mix() -> None:
+    """A tiny run of ``python -m bench union``: both stores load, every query of the mix is
+    timed on each, and the ratios are printed."""
+    import subprocess
+    import sys
+
+    from bench.mix import MIX
+
+    done = subprocess.run([sys.executable, "-m", "bench", "union", "--size", "3000",
+                           "--repeat", "1", "--loads", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in (*MIX, "load", "disk"):
+        assert any(line.split()[:1] == [name] for line in done.stdout.splitlines()), done.stdout
+    assert "query mix geomean ratio" in done.stdout
