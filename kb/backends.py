@@ -72,7 +72,13 @@ class OxigraphBackend:
 
     def update(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> None:
         # Declared in the text (on its first line): the rewrite must see every prefix.
-        self.store.update(union.rewrite_update(_declare(text, prefixes)))
+        text = _declare(text, prefixes)
+        kept = _kept(text)
+        try:
+            self.store.update(kept)
+        except SyntaxError:
+            _placed(text)
+            raise
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
         quads = list(quads)
@@ -244,6 +250,21 @@ def _change(before: str | None, replaced: list[str], quads: list[ox.Quad]) -> st
 _DROPS_ONLY = re.compile(r"(\s*DROP\s+(SILENT\s+)?GRAPH\s*<[^<>]*>\s*;?)+\s*", re.IGNORECASE)
 
 
+def _kept(update: str) -> str:
+    """``update`` rewritten to keep the union (``kb.union``)."""
+    try:
+        return union.rewrite_update(update)
+    except QueryError:
+        _placed(update)
+        raise
+
+
+def _placed(update: str) -> None:
+    """Raise the engine's syntax error for the user's own text, if it has one, so that its
+    line and column are the user's and not the rewritten text's (run on an empty store)."""
+    ox.Store().update(update)
+
+
 def _declare(text: str, prefixes: Mapping[str, str] | None) -> str:
     if not prefixes:
         return text
@@ -370,8 +391,15 @@ class RemoteBackend:
 
     def update(self, text: str, *, prefixes: Mapping[str, str] | None = None) -> None:
         text = _declare(text, prefixes)
-        self._post(self.update_url, {"update": union.rewrite_update(text) if self.keep_union
-                                     else text})
+        if not self.keep_union:
+            self._post(self.update_url, {"update": text})
+            return
+        kept = _kept(text)
+        try:
+            self._post(self.update_url, {"update": kept})
+        except QueryError:
+            _placed(text)
+            raise
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
         # One request, so that servers with transactional updates apply all or nothing.

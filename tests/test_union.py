@@ -364,3 +364,14 @@ def test_a_validated_delete_without_graph_is_checked_as_it_will_run(tmp_path: Pa
             kb.update(f"DELETE WHERE {{ <{incident}> "
                       "<https://w3id.org/medsupply-kb/ontology#actorCountry> ?c }")
         assert len(kb) == before
+
+
+def test_a_syntax_error_in_an_update_is_placed_in_the_users_text(kb: KnowledgeBase) -> None:
+    """The union's rewrite adds text; errors still point at the user's line and column."""
+    text = f"INSERT DATA {{\n  <{EX}a> <{EX}b> <{EX}c> .\n  <{EX}a> <{EX}b> oops\n}}"
+    with pytest.raises(QueryError) as caught:
+        kb.update(text)
+    with pytest.raises(SyntaxError, match=r"at 3:29:"):  # where the engine places it
+        ox.Store().update(text)
+    assert (caught.value.line, caught.value.column) == (3, 29)
+    assert len(kb) == 0
