@@ -144,7 +144,8 @@ def _rich_progress() -> tuple[contextlib.AbstractContextManager[Any], Callable[[
 @click.option("--force", is_flag=True, help="Reload files whose content has not changed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--validate", "validate_", is_flag=True,
-              help="Refuse the files if the store with them would break a SHACL shape.")
+              help="Refuse the files if a node they touch would break a SHACL shape in the "
+                   "store with them.")
 @pass_context
 @_fail_on_kb_error
 def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str | None,

@@ -67,8 +67,6 @@ def reason(kb, *, profile: str = "owlrl", force: bool = False) -> ReasoningRepor
     """Materialise the closure of the asserted graphs into the ``inferred`` graph
     (replacing what was there), unless the graph was computed with this profile from the
     same asserted triples (then ``skipped``); ``force`` reasons anyway."""
-    import owlrl
-
     if profile not in PROFILES:
         raise InvalidParameter("profile", f"{profile!r} is not one of {', '.join(PROFILES)}")
     graphs = asserted_graphs(kb)
@@ -82,6 +80,8 @@ def reason(kb, *, profile: str = "owlrl", force: bool = False) -> ReasoningRepor
         added = _recorded(kb, digest)
         if added is not None:
             return ReasoningReport(profile, len(lines), added, skipped=True)
+    import owlrl
+
     asserted = Graph()
     for t in ox.parse(b"\n".join(lines), format=ox.RdfFormat.N_TRIPLES):
         asserted.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))  # type: ignore[arg-type]

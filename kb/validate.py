@@ -125,10 +125,11 @@ def validate(data: Graph, *, shapes: Path = SHAPES_FILE) -> ValidationReport:
     rules = _shapes(shapes)
     with _pyshacl_lock:  # pySHACL adds a few triples to the (shared) shapes graph
         # Without advanced features pySHACL validates the graph in place (no copy); with
-        # them it copies the data graph first (rules may add triples to it).
+        # them it copies the data graph first (rules may add triples to it). A dataset is
+        # passed as it is (a view would see one of its graphs).
         conforms, results, text = pyshacl.validate(
-            _DataGraph(data), shacl_graph=rules.graph, inference="none",
-            allow_warnings=True, advanced=rules.advanced,
+            _DataGraph(data) if type(data) is Graph else data, shacl_graph=rules.graph,
+            inference="none", allow_warnings=True, advanced=rules.advanced,
         )
     problems = []
     for result in results.subjects(SH.resultSeverity, None):
