@@ -25,7 +25,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	@touch $@
 
-load: $(VENV)/.installed  ## Load the ontology and data/ into $(STORE) (unchanged files are skipped)
+# A restart with nothing changed costs three CLI starts: kb load skips the files whose
+# content it loaded before, and kb reason the asserted triples it reasoned over last time.
+load: $(VENV)/.installed  ## Load the ontology and data/ into $(STORE) and reason (skipped when unchanged)
 	$(BIN)/kb --store $(STORE) load --graph https://w3id.org/medsupply-kb/graph/ontology ontology/medsupply.ttl
 	$(BIN)/kb --store $(STORE) load data
 	$(BIN)/kb --store $(STORE) reason

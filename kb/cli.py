@@ -144,7 +144,8 @@ def _rich_progress() -> tuple[contextlib.AbstractContextManager[Any], Callable[[
 @click.option("--force", is_flag=True, help="Reload files whose content has not changed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--validate", "validate_", is_flag=True,
-              help="Refuse the files if the store with them would break a SHACL shape.")
+              help="Refuse the files if a node they touch would break a SHACL shape in the "
+                   "store with them.")
 @pass_context
 @_fail_on_kb_error
 def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str | None,
@@ -533,19 +534,26 @@ def validate(obj: _Context, paths: tuple[Path, ...], as_json: bool) -> None:
 @cli.command()
 @click.option("--profile", type=click.Choice(["rdfs", "owlrl"]), default="owlrl",
               show_default=True, help="Which entailment rules to apply.")
+@click.option("--force", is_flag=True, help="Reason even if nothing changed since the last run.")
 @pass_context
 @_fail_on_kb_error
-def reason(obj: _Context, profile: str) -> None:
+def reason(obj: _Context, profile: str, force: bool) -> None:
     """Materialise what the ontology implies into the `inferred` named graph.
 
-    Source graphs are never changed; run it again after loading new data. Queries see the
-    inferred triples through the default (union) graph; to leave them out, query with
-    --graph for each asserted graph, or GRAPH patterns.
+    Source graphs are never changed; run it again after loading new data. It does nothing
+    when the asserted triples and the profile are those of the last run (--force redoes it).
+    Queries see the inferred triples through the default (union) graph; to leave them out,
+    query with --graph for each asserted graph, or GRAPH patterns.
     """
     from kb.reason import reason as run_reasoner
 
     with obj.kb() as kb:
-        report = run_reasoner(kb, profile=profile)
+        report = run_reasoner(kb, profile=profile, force=force)
+    if report.skipped:
+        click.echo(f"Unchanged since the last run: {report.added:,} triples inferred ({profile}) "
+                   f"from {report.asserted:,} asserted ones are kept (--force to redo).",
+                   err=True)
+        return
     click.echo(f"{report.added:,} triples inferred ({profile}) from {report.asserted:,} "
                "asserted ones, in graph https://w3id.org/medsupply-kb/graph/inferred.", err=True)
 

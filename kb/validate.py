@@ -8,6 +8,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -53,11 +54,14 @@ class ValidationReport:
 class _Shapes:
     graph: Graph
     local: bool
+    advanced: bool  # uses SHACL Advanced Features (rules, SPARQL targets, functions)
     classes: frozenset[str]  # the objects of sh:class
     objects_of: frozenset[str]  # the objects of sh:targetObjectsOf
 
 
 _shapes_cache: dict[Path, tuple[float, _Shapes]] = {}
+_ADVANCED_CLASSES = (SH.SPARQLFunction, SH.SPARQLTarget, SH.SPARQLTargetType, SH.SPARQLRule,
+                     SH.TripleRule, SH.JSFunction, SH.JSTarget, SH.JSRule)
 _pyshacl_lock = threading.Lock()
 
 
@@ -82,18 +86,50 @@ def _shapes(shapes: Path) -> _Shapes:
                  and not any((s, SH.path, None) in g
                              for p in (SH["or"], SH["and"], SH["not"], SH.xone, SH.property)
                              for s in g.subjects(p, None)))
+        advanced = (any((None, p, None) in g for p in (SH.rule, SH.target))
+                    or any((None, RDF.type, c) in g for c in _ADVANCED_CLASSES))
         classes = frozenset(str(c) for c in g.objects(None, SH["class"]))
         objects_of = frozenset(str(p) for p in g.objects(None, SH.targetObjectsOf))
-        cached = _shapes_cache[shapes] = (mtime, _Shapes(g, local, classes, objects_of))
+        cached = _shapes_cache[shapes] = (mtime, _Shapes(g, local, advanced, classes,
+                                                         objects_of))
     return cached[1]
+
+
+class _DataGraph(Graph):
+    """A view of an rdflib graph (same triples, not copied) whose SPARQL queries are parsed
+    once per text: pySHACL runs a SPARQL constraint's query for each focus node, with the
+    node bound, and rdflib parses the text every time (most of the time of validating the
+    bundled data went to the parser)."""
+
+    def __init__(self, data: Graph) -> None:
+        super().__init__(store=data.store, identifier=data.identifier,
+                         namespace_manager=data.namespace_manager)
+
+    def query(self, query_object, *args, initNs=None, **kwargs):
+        if isinstance(query_object, str):
+            namespaces = tuple(sorted((str(k), str(v)) for k, v in (
+                initNs.items() if initNs else self.namespaces())))
+            query_object = _prepared(query_object, namespaces)
+        return super().query(query_object, *args, initNs=initNs, **kwargs)
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared(text: str, namespaces: tuple[tuple[str, str], ...]):
+    from rdflib.plugins.sparql import prepareQuery
+
+    return prepareQuery(text, initNs=dict(namespaces))
 
 
 def validate(data: Graph, *, shapes: Path = SHAPES_FILE) -> ValidationReport:
     """Validate an rdflib graph against the shapes. Warnings do not break conformance."""
+    rules = _shapes(shapes)
     with _pyshacl_lock:  # pySHACL adds a few triples to the (shared) shapes graph
+        # Without advanced features pySHACL validates the graph in place (no copy); with
+        # them it copies the data graph first (rules may add triples to it). A dataset is
+        # passed as it is (a view would see one of its graphs).
         conforms, results, text = pyshacl.validate(
-            data, shacl_graph=_shapes(shapes).graph, inference="none", allow_warnings=True,
-            advanced=True,
+            _DataGraph(data) if type(data) is Graph else data, shacl_graph=rules.graph,
+            inference="none", allow_warnings=True, advanced=rules.advanced,
         )
     problems = []
     for result in results.subjects(SH.resultSeverity, None):
@@ -224,16 +260,17 @@ class _Overlay:
                 yield q
 
 
-def _write_through_overlay(store: ox.Store, quads: list[ox.Quad], graph: str | None,
-                           rules: _Shapes):
-    """What to validate for a write that drops ``graph`` (if any) and adds ``quads``:
-    ``(before, after, focus)`` for ``_refuse_added``, None when nothing asserted changes, or
-    ``"copy"`` when the change needs the whole store validated (engine thread)."""
+def _write_through_overlay(store: ox.Store, quads: list[ox.Quad],
+                           graph: str | Iterable[str] | None, rules: _Shapes):
+    """What to validate for a write that drops ``graph`` (if any: one or several) and adds
+    ``quads``: ``(before, after, focus)`` for ``_refuse_added``, None when nothing asserted
+    changes, or ``"copy"`` when the change needs the whole store validated (engine
+    thread)."""
     new = set(quads)
     removed: set[ox.Quad] = set()
-    if graph is not None:
-        removed = {q for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
-                   if q not in new}
+    for g in [graph] if isinstance(graph, str) else graph or ():
+        removed.update(q for q in store.quads_for_pattern(None, None, None, ox.NamedNode(g))
+                       if q not in new)
     added = [q for q in new if q not in store]
     changed = [q for q in (*removed, *added) if _asserted_graph(q.graph_name)]
     if not changed:
@@ -377,29 +414,72 @@ def parse_files(paths: Iterable[Path]) -> dict[Path, Graph]:
     return out
 
 
-def refuse_nonconforming(kb):
-    """A ``check`` for ``kb.load``: validates the files together with the store and raises
-    ValidationFailed naming the shape's message, the focus node and the file."""
+def refuse_nonconforming(kb, *, shapes: Path = SHAPES_FILE):
+    """A ``check`` for ``kb.load``: raises ValidationFailed, naming the shape's message, the
+    focus node and the file, if the store with the files loaded (replacing the graphs they
+    loaded before) would break a shape on a node the files touch (their subjects, and the
+    nodes that ``_affected`` adds).
+
+    Only those nodes are validated, each with its neighbourhood (see
+    ``refuse_nonconforming_write``): the cost follows the files, not the store. Violations
+    the files do not touch are ``kb validate``'s to report. A remote store, a change to the
+    class hierarchy, or shapes that look further than a node's values validate the whole
+    store with the files instead, and any violation refuses the files."""
+    from kb.backends import OxigraphBackend
+    from kb.engine import run_in_engine_thread
+    from kb.load import _previous_loads, file_graph, file_unit
+
+    def parse(paths: list[Path]) -> dict[Path, list[ox.Quad]]:
+        out = {}
+        for path in paths:
+            graph = ox.NamedNode(file_graph(path))
+            out[path] = [q if isinstance(q, ox.Quad) and not isinstance(
+                q.graph_name, ox.DefaultGraph) else ox.Quad(q.subject, q.predicate, q.object,
+                                                              graph)
+                         for q in ox.parse(path=path, format=EXTENSIONS.get(
+                             path.suffix.lower()), rename_blank_nodes=True)]
+        return out
 
     def check(paths: list[Path]) -> None:
-        graphs = parse_files(paths)
-        extra = Graph()
-        for g in graphs.values():
-            extra += g
-        report = validate_store(kb, extra=extra)
-        violations = [p for p in report.problems if p.severity == "Violation"]
+        files = run_in_engine_thread(parse, paths)
+        quads = [q for qs in files.values() for q in qs]
+        rules = _shapes(shapes)
+        change: object = "copy"
+        if isinstance(kb.backend, OxigraphBackend) and rules.local:
+            # what kb.load drops first: the graphs the files filled, a triple file's own graph
+            previous = _previous_loads(kb, [file_unit(p) for p in paths])
+            replaced = {g for _, graphs, _ in previous.values() for g in graphs}
+            replaced.update(file_graph(p) for p in paths if not getattr(
+                EXTENSIONS.get(p.suffix.lower()), "supports_datasets", False))
+            change = run_in_engine_thread(_write_through_overlay, kb.backend.store, quads,
+                                          sorted(replaced), rules)
+        if change is None:
+            return  # the asserted triples stay as they are
+        if change == "copy":
+            extra = Graph()
+            for q in quads:
+                extra.add((to_rdflib(q.subject), to_rdflib(q.predicate),  # type: ignore[arg-type]
+                           to_rdflib(q.object)))
+            report = validate_store(kb, extra=extra, shapes=shapes)
+            keep = None
+        else:
+            _, after, focus = change  # type: ignore[misc]
+            report = validate(after, shapes=shapes)
+            keep = {str(to_rdflib(node)) for node in focus}
+        violations = [p for p in report.problems if p.severity == "Violation"
+                      and (keep is None or p.focus in keep)]
         if not violations:
             return
+        subjects = {path: {str(to_rdflib(q.subject)) for q in qs} for path, qs in files.items()}
         lines = []
         for problem in violations[:20]:
-            node = URIRef(problem.focus)
-            files = [p.name for p, g in graphs.items() if (node, None, None) in g] or ["store"]
-            lines.append(f"{', '.join(files)}: {problem}")
+            named = [p.name for p, nodes in subjects.items() if problem.focus in nodes]
+            lines.append(f"{', '.join(named or ['store'])}: {problem}")
         more = f"\n… and {len(violations) - 20} more" if len(violations) > 20 else ""
         raise ValidationFailed(
             f"{len(violations)} SHACL violation(s); nothing was loaded:\n"
-            + "\n".join(lines) + more,
-            report_text=report.text,
-        )
+            + "\n".join(lines) + more, report_text=report.text,
+            report=[{"focus": p.focus, "path": p.path, "message": p.message}
+                    for p in violations])
 
     return check

@@ -166,6 +166,30 @@ def test_the_bundled_shapes_allow_validating_only_touched_nodes(tmp_path: Path) 
     assert not _shapes(deeper).local  # the values' own triples matter: the whole store
 
 
+def test_shapes_with_advanced_features_are_applied_and_the_data_left_alone(
+        tmp_path: Path) -> None:
+    """SHACL Advanced Features (here a SPARQL-based target) are turned on when the shapes use
+    them; without them the data graph is validated where it is, and never changed."""
+    from rdflib import Graph
+
+    from kb.validate import validate
+
+    shapes = tmp_path / "shapes.ttl"
+    shapes.write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <urn:ex:> .\n"
+        "ex:S a sh:NodeShape ; sh:target [ a sh:SPARQLTarget ;\n"
+        "    sh:select 'SELECT ?this WHERE { ?this ex:p ?o }' ; sh:prefixes ex: ] ;\n"
+        "  sh:property [ sh:path ex:q ; sh:minCount 1 ] .\n"
+        "ex: sh:declare [ sh:prefix 'ex' ; sh:namespace 'urn:ex:'^^<http://www.w3.org/2001/XMLSchema#anyURI> ] .\n")
+    data = Graph().parse(data="<urn:ex:a> <urn:ex:p> 1 . <urn:ex:b> <urn:ex:q> 2 .",
+                         format="turtle")
+    report = validate(data, shapes=shapes)
+    assert not report.conforms and [p.focus for p in report.problems] == ["urn:ex:a"]
+    people = Graph().parse(DATA / "people.ttl")
+    size = len(people)
+    assert validate(people).conforms and len(people) == size
+
+
 def test_a_server_over_the_bundled_data_keeps_it_conforming(tmp_path: Path) -> None:
     """Violating SPARQL updates and Graph Store writes (PUT, POST, DELETE) are refused with
     the report (422) and leave the full dump as it was; so does a syntax error after a good
@@ -329,3 +353,88 @@ def test_writes_of_known_quads_get_the_verdict_of_the_whole_store(
             bundled, apply, whole=True)), (graph, len(quads))
         assert (found == set()) == conforming, (graph, found)
     assert dump(bundled) == before
+
+
+# --- kb load --validate: the files' nodes, with the verdict of the whole store ---
+
+QUDT = "http://qudt.org/schema/qudt/"
+TTL = (f"@prefix ms: <{MS}> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+       f"@prefix qudt: <{QUDT}> . @prefix country: <{ID}country/> .\n")
+#: Files loaded into the bundled data, and whether the store with them conforms.
+FILES = [
+    (True, '<urn:p:new> a ms:Person ; rdfs:label "New" .'),
+    (False, '<urn:p:new> a ms:Person .'),
+    (False, 'country:ES ms:iso3166Alpha2 "XX" .'),  # a second code for a country of the store
+    (False, '<urn:c:q> ms:quantity [ a qudt:QuantityValue ; qudt:numericValue -1.0 ; '
+            'qudt:unit <urn:unit> ] .'),
+    (True, 'ms:Manufacturer rdfs:subClassOf ms:Person .'),  # the class hierarchy: whole store
+    (False, 'ms:Country rdfs:subClassOf ms:Claim .'),
+]
+
+
+def _violations(problems: list[dict]) -> set[tuple]:
+    return {(p["focus"] if ":" in p["focus"] else "_:", p["path"], p["message"])
+            for p in problems}
+
+
+@pytest.mark.parametrize(("conforming", "turtle"), FILES)
+def test_a_file_checked_by_its_nodes_gets_the_verdict_of_the_whole_store(
+        bundled: KnowledgeBase, tmp_path: Path, conforming: bool, turtle: str) -> None:
+    from kb.validate import parse_files, refuse_nonconforming, validate_store
+
+    path = tmp_path / "file.ttl"
+    path.write_text(TTL + turtle + "\n")
+    before = dump(bundled)
+    try:
+        refuse_nonconforming(bundled)([path])
+        refused: set[tuple] = set()
+    except ValidationFailed as e:
+        assert "nothing was loaded" in str(e)
+        assert "file.ttl: <" in str(e) or "subClassOf" in turtle  # or the store's nodes
+        refused = _violations(e.report or [])
+    whole = validate_store(bundled, extra=parse_files([path])[path])
+    assert refused == _violations([p.__dict__ for p in whole.problems
+                                   if p.severity == "Violation"])
+    assert (refused == set()) == conforming, refused
+    assert dump(bundled) == before
+
+
+def test_a_file_is_refused_for_its_own_nodes_not_for_the_rest_of_the_store(
+        tmp_path: Path) -> None:
+    """A violation already in the store blocks the files that touch its node (unless they
+    fix it), not the others: ``kb validate`` reports it."""
+    from kb.validate import refuse_nonconforming
+
+    with KnowledgeBase.open("memory") as kb:
+        kb.load([DATA / "people.ttl"])
+        kb.update(NAMELESS)  # <urn:p:x> is a person without a name
+        other, touching, fixing = (tmp_path / f"{n}.ttl" for n in ("other", "touching", "fixing"))
+        other.write_text(TTL + '<urn:p:y> a ms:Person ; rdfs:label "Y" .\n')
+        touching.write_text(TTL + '<urn:p:x> rdfs:comment "no name yet" .\n')
+        fixing.write_text(TTL + '<urn:p:x> rdfs:label "X" .\n')
+        check = refuse_nonconforming(kb)
+        check([other])
+        with pytest.raises(ValidationFailed, match=r"touching\.ttl: <urn:p:x>"):
+            check([touching])
+        check([fixing])
+        kb.load([other, fixing], check=check)
+        assert kb.ask("ASK { <urn:p:x> ?p 'X' . <urn:p:y> ?q 'Y' }")
+
+
+def test_a_file_loaded_again_is_checked_in_place_of_what_it_loaded_before(
+        tmp_path: Path) -> None:
+    """kb load --validate: a country whose code changed is no country with two codes."""
+    from kb.validate import refuse_nonconforming
+
+    country = tmp_path / "country.ttl"
+    with KnowledgeBase.open("memory") as kb:
+        check = refuse_nonconforming(kb)
+        for code in ("XA", "XB"):
+            country.write_text(TTL + f'<urn:c:x> a ms:Country ; rdfs:label "X"@en ; '
+                               f'ms:iso3166Alpha2 "{code}" .\n')
+            kb.load([country], check=check)
+        assert [str(r["c"]) for r in kb.select(f"SELECT ?c {{ ?x <{MS}iso3166Alpha2> ?c }}")] == ["XB"]
+        country.write_text(TTL + '<urn:c:x> a ms:Country ; rdfs:label "X" ; '
+                           'ms:iso3166Alpha2 "XC" .\n')
+        with pytest.raises(ValidationFailed, match="language tag"):
+            kb.load([country], check=check)
