@@ -77,7 +77,7 @@ class OxigraphBackend:
         try:
             self.store.update(kept)
         except SyntaxError:
-            _placed(text)
+            check_syntax(text)
             raise
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:
@@ -255,13 +255,14 @@ def _kept(update: str) -> str:
     try:
         return union.rewrite_update(update)
     except QueryError:
-        _placed(update)
+        check_syntax(update)
         raise
 
 
-def _placed(update: str) -> None:
+def check_syntax(update: str) -> None:
     """Raise the engine's syntax error for the user's own text, if it has one, so that its
-    line and column are the user's and not the rewritten text's (run on an empty store)."""
+    line and column are the user's and not those of the union's rewrite of it (the text
+    runs on an empty, throw-away store)."""
     ox.Store().update(update)
 
 
@@ -398,7 +399,7 @@ class RemoteBackend:
         try:
             self._post(self.update_url, {"update": kept})
         except QueryError:
-            _placed(text)
+            check_syntax(text)
             raise
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None) -> None:

@@ -25,7 +25,7 @@ from rdflib import Dataset, Graph
 from rdflib.term import Node
 
 from kb import safety
-from kb.backends import OxigraphBackend, RemoteBackend
+from kb.backends import OxigraphBackend, RemoteBackend, check_syntax
 from kb.engine import (
     FormatChoice,
     Result,
@@ -329,10 +329,13 @@ class KnowledgeBase:
 
                     # the update as the backend will run it: prefixes declared, then the
                     # union's rewrite (kb.union)
-                    text = declare_prefixes(sparql, self.prefixes)
-                    if self.backend.keeps_union:
-                        text = rewrite_update(text)
-                    refuse_nonconforming_write(self, lambda store: store.update(text))
+                    declared = declare_prefixes(sparql, self.prefixes)
+                    try:
+                        text = rewrite_update(declared) if self.backend.keeps_union else declared
+                        refuse_nonconforming_write(self, lambda store: store.update(text))
+                    except (SyntaxError, QueryError):
+                        check_syntax(declared)  # the error at the user's line and column
+                        raise
                 run_in_engine_thread(self.backend.update, sparql, prefixes=self.prefixes)
             except SyntaxError as e:
                 raise _query_error(e, kind="update", text=sparql, prefixes=self.prefixes) from None
