@@ -28,8 +28,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 # A restart with nothing changed costs three CLI starts: kb load skips the files whose
 # content it loaded before, and kb reason the asserted triples it reasoned over last time.
 load: $(VENV)/.installed  ## Load the ontology and data/ into $(STORE) and reason (skipped when unchanged)
-	$(BIN)/kb --store $(STORE) load --graph https://w3id.org/medsupply-kb/graph/ontology ontology/medsupply.ttl
-	$(BIN)/kb --store $(STORE) load data
+	$(BIN)/kb --store $(STORE) load ontology data
 	$(BIN)/kb --store $(STORE) reason
 
 serve: load  ## Install, load the bundled data and serve on http://$(HOST):$(PORT)/
