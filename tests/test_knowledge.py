@@ -38,8 +38,8 @@ def answer(kb: KnowledgeBase, query) -> list[dict] | bool:
     return kb.select(query.text, **bindings)
 
 
-def test_there_are_at_least_30_competency_questions_with_answers() -> None:
-    assert len(QUERIES) >= 30
+def test_there_are_at_least_40_competency_questions_with_answers() -> None:
+    assert len(QUERIES) >= 40
     for q in QUERIES:
         assert q.question and q.expected_mode in ("ordered", "unordered", "ask"), q.name
         assert q.expected_rows or q.expected_mode == "ask", f"{q.name} expects nothing"
