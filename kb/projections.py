@@ -59,7 +59,7 @@ LABELS = (f"{RDFS}label", "http://www.w3.org/2004/02/skos/core#prefLabel")
 #: Links that say where data came from, not how things relate.
 PROVENANCE = ("http://www.w3.org/ns/prov#wasDerivedFrom", "http://purl.org/dc/terms/source",
               "http://www.w3.org/ns/prov#wasAttributedTo", f"{RDFS}isDefinedBy",
-              f"{MS}translationOf")
+              f"{MS}translationOf", f"{MS}mentions")
 #: Links to reference-data hubs (concept schemes, units, external matches) that would join
 #: everything to everything.
 HUBS = ("http://www.w3.org/2004/02/skos/core#inScheme",
