@@ -157,3 +157,23 @@ def test_the_guide_has_an_example_for_each_pattern() -> None:
 @pytest.mark.parametrize("example", guide_examples(), ids=lambda q: q.split("{")[0][:40])
 def test_the_guides_examples_run_and_answer(bundled: KnowledgeBase, example: str) -> None:
     assert select(bundled, example), example
+
+
+def test_every_ms_term_the_data_uses_is_defined(bundled: KnowledgeBase) -> None:
+    """A misspelt property (ms:datePrintd) would silently hide a fact from every query."""
+    ontology = f"{PREFIXES['msg']}ontology"
+    rows = select(bundled, f"""
+        SELECT DISTINCT ?term WHERE {{
+          GRAPH ?g {{ {{ ?s ?term ?o }} UNION {{ ?s a ?term }} }}
+          FILTER(?g != <{ontology}> && STRSTARTS(STR(?term), STR(ms:)))
+          FILTER NOT EXISTS {{ GRAPH <{ontology}> {{ ?term a ?kind }} }}
+        }}""")
+    assert rows == []
+
+
+def test_the_curators_readings_are_theirs(bundled: KnowledgeBase) -> None:
+    rows = select(bundled, """SELECT ?r ?g WHERE { GRAPH ?g { ?r a ms:CuratorReading } }""")
+    assert len(rows) >= 8 and {r["g"] for r in rows} == {f"{PREFIXES['msg']}curation"}
+    unattributed = select(bundled, """SELECT ?r WHERE { ?r a ms:CuratorReading ; ms:readingOf ?x
+        FILTER NOT EXISTS { ?r prov:wasAttributedTo agent:medsupply-curators } }""")
+    assert unattributed == []
