@@ -177,3 +177,26 @@ def test_the_curators_readings_are_theirs(bundled: KnowledgeBase) -> None:
     unattributed = select(bundled, """SELECT ?r WHERE { ?r a ms:CuratorReading ; ms:readingOf ?x
         FILTER NOT EXISTS { ?r prov:wasAttributedTo agent:medsupply-curators } }""")
     assert unattributed == []
+
+
+def test_a_resource_page_shows_each_sources_evidence_beside_it(tmp_path) -> None:
+    import html
+
+    import httpx
+
+    from kb.bundled import DATA_DIR
+    from kb.namespaces import ONTOLOGY_GRAPH
+    from tests.conftest import run_kb, serve
+
+    store = tmp_path / "store"
+    assert run_kb("load", "--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE), store=store).returncode == 0
+    assert run_kb("load", str(DATA_DIR), store=store).returncode == 0
+    with serve(store) as url:
+        page = httpx.get(f"{url}/resource", params={"iri": f"{ID}incident/nl-mask-recall-2020-03-28"},
+                         headers={"Accept": "text/html"}).text
+    rows = {html.unescape(row) for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)}
+    for words, source in (("Netherlands recalls 600,000 face masks from China due to low quality",
+                           "scmp-2020-03-29"),
+                          ("Netherlands recalls 600,000 substandard surgical masks imported from China",
+                           "taiwan-news-2020-03-29")):
+        assert any(words in row and f"source/{source}" in row and "evidence" in row for row in rows), words
