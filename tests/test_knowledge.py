@@ -148,6 +148,13 @@ def test_cli_validate_and_load_validate(tmp_path: Path) -> None:
     assert run_kb("validate", store=store).returncode == 0  # the store was left as it was
     reasoned = run_kb("reason", "--profile", "rdfs", store=store)
     assert reasoned.returncode == 0 and "triples inferred" in reasoned.stderr
+    # a fact that loses its evidence in one source graph (the others keep theirs) is listed
+    recall = PREFIXES["msid"] + "incident/nl-mask-recall-2020-03-28"
+    graph = PREFIXES["gsrc"] + "scmp-2020-03-29"
+    assert run_kb("update", f"DELETE WHERE {{ GRAPH <{graph}> {{ <{recall}> <{PREFIXES['ms']}evidence> ?e }} }}",
+                  store=store).returncode == 0
+    listed = run_kb("validate", store=store)
+    assert listed.returncode == 1 and recall in listed.stdout and graph in listed.stdout
 
 
 PITFALLS = """
