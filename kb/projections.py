@@ -570,7 +570,9 @@ SELECT DISTINCT ?s ?p ?o ?g ?date ?quantity WHERE {{
   ?i a/rdfs:subClassOf* ms:QualityIncident .
   {{ GRAPH ?g {{ ?i ?p ?o }} BIND(?i AS ?s)
      VALUES ?p {{ {" ".join(f"ms:{p}" for p in INCIDENT_LINKS)} }}
-     OPTIONAL {{ ?i ms:date ?date }} OPTIONAL {{ ?i ms:affectedQuantity ?quantity }} }}
+     OPTIONAL {{ ?i ms:date ?day }} OPTIONAL {{ ?i ms:datePrinted ?printed }}
+     BIND(COALESCE(STR(?day), STR(?printed)) AS ?date)  # never an invented day
+     OPTIONAL {{ ?i ms:affectedQuantity ?quantity }} }}
   UNION
   {{ ?i ms:concerns ?s . GRAPH ?g {{ ?s ?p ?o }}
      VALUES ?p {{ {" ".join(f"ms:{p}" for p in SHIPMENT_LINKS)} }} }}

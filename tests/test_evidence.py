@@ -200,3 +200,12 @@ def test_a_resource_page_shows_each_sources_evidence_beside_it(tmp_path) -> None
                           ("Netherlands recalls 600,000 substandard surgical masks imported from China",
                            "taiwan-news-2020-03-29")):
         assert any(words in row and f"source/{source}" in row and "evidence" in row for row in rows), words
+
+
+def test_the_incident_graph_prints_a_date_at_its_precision(bundled: KnowledgeBase) -> None:
+    from kb.projections import incident_graph
+
+    g = incident_graph(bundled)
+    assert g.nodes[f"{ID}incident/ca-masks-2020-04"]["date"] == "the week of about 20 April 2020"
+    assert g.nodes[f"{ID}incident/nl-mask-recall-2020-03-28"]["date"] == "2020-03-28"
+    assert g.nodes[f"{ID}incident/es-test-return-2020-03"]["date"] == "2020-03-26"  # El País's day
