@@ -209,3 +209,16 @@ def test_the_incident_graph_prints_a_date_at_its_precision(bundled: KnowledgeBas
     assert g.nodes[f"{ID}incident/ca-masks-2020-04"]["date"] == "the week of about 20 April 2020"
     assert g.nodes[f"{ID}incident/nl-mask-recall-2020-03-28"]["date"] == "2020-03-28"
     assert g.nodes[f"{ID}incident/es-test-return-2020-03"]["date"] == "2020-03-26"  # El País's day
+
+
+def test_a_day_outside_another_sources_span_is_flagged() -> None:
+    data = f"""@prefix ms: <{MS}> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+        <urn:x:i> ms:dateEarliest "2020-03-21"^^xsd:date ; ms:dateLatest "2020-03-31"^^xsd:date ;
+            ms:datePrecision "days" ; ms:datePrinted "end of March 2020"@en ; ms:date "{{day}}"^^xsd:date ."""
+
+    def warnings(day: str) -> list[str]:
+        report = validate(Graph().parse(data=data.replace("{day}", day), format="turtle"))
+        return [p.message for p in report.problems if p.severity == "Warning"]
+
+    assert warnings("2020-03-26") == []
+    assert any("outside another source's span" in m for m in warnings("2020-04-02"))
