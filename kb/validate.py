@@ -166,15 +166,16 @@ def validate_store(kb, *, shapes: Path = SHAPES_FILE, extra: Graph | None = None
     return ValidationReport(False, report.graph, report.text, problems)
 
 
-#: The classes of fact nodes that carry evidence in each source graph that states them. Export
-#: statistics are checked by their own shapes (evidence on the statistic or its report nodes).
+#: The classes of fact nodes that carry evidence in each source graph that states them. An export
+#: statistic may instead have it on its reports (ms:StatisticReport, each in its source's graph).
 FACT_CLASSES = ("Claim", "Shipment", "QualityIncident", "Statement", "ExportRegulation")
 
 
 def facts_without_evidence(kb) -> list[Problem]:
     """The fact nodes that lack evidence in a source graph that states them: neither
     ``ms:evidence`` nor ``ms:evidenceUnavailable`` in that graph (the shapes see only the
-    union of the graphs, where another source's evidence would hide the gap)."""
+    union of the graphs, where another source's evidence would hide the gap), and export
+    statistics none of whose reports quotes its source."""
     from kb.namespaces import PREFIXES
 
     ms, gsrc = PREFIXES["ms"], PREFIXES["gsrc"]
@@ -184,8 +185,9 @@ def facts_without_evidence(kb) -> list[Problem]:
           GRAPH ?g {{ ?s ?p ?o }}
           FILTER(STRSTARTS(STR(?g), "{gsrc}"))
           ?s a/<{RDFS.subClassOf}>* ?class . VALUES ?class {{ {classes} }}
-          FILTER NOT EXISTS {{ ?s a/<{RDFS.subClassOf}>* <{ms}ExportStatistic> }}
           FILTER NOT EXISTS {{ GRAPH ?g {{ ?s <{ms}evidence>|<{ms}evidenceUnavailable> ?e }} }}
+          FILTER NOT EXISTS {{ ?s a/<{RDFS.subClassOf}>* <{ms}ExportStatistic> .
+                               ?report <{ms}reportsStatistic> ?s ; <{ms}evidence> ?words }}
         }} ORDER BY ?s ?g""")
     return [Problem(focus=str(r["s"]), path=f"{ms}evidence", severity="Violation",
                     message=f"No evidence in the graph <{r['g']}>: give the words of that source "

@@ -222,3 +222,14 @@ def test_a_day_outside_another_sources_span_is_flagged() -> None:
 
     assert warnings("2020-03-26") == []
     assert any("outside another source's span" in m for m in warnings("2020-04-02"))
+
+
+def test_a_statistic_whose_reports_lost_their_words_is_listed() -> None:
+    statistic = f"{ID}claim/gacc-goggles"
+    with KnowledgeBase.open("memory") as kb:
+        load_bundled(kb)
+        assert facts_without_evidence(kb) == []
+        kb.update(f"""DELETE WHERE {{ GRAPH ?g {{ ?r <{MS}reportsStatistic> <{statistic}> ;
+                                                  <{MS}evidence> ?e }} }}""")
+        # the report (a claim of its source) and the statistic it tells are both listed
+        assert {p.focus for p in facts_without_evidence(kb)} == {statistic, f"{ID}claim/transcript-goggles"}
