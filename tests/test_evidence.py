@@ -149,7 +149,7 @@ def guide_examples() -> list[str]:
 
 def test_the_guide_has_an_example_for_each_pattern() -> None:
     examples = " ".join(guide_examples())
-    for term in ("ms:quotation", "ms:evidence", "ms:dateEarliest", "ms:ExportStatistic",
+    for term in ("ms:quotation", "ms:evidence", "ms:dateEarliest", "ms:reportsStatistic",
                  "ms:conflictingClaim", "statement:officials-2020-04-05", "ms:mentions"):
         assert term in examples, term
 
