@@ -59,7 +59,7 @@ LABELS = (f"{RDFS}label", "http://www.w3.org/2004/02/skos/core#prefLabel")
 #: Links that say where data came from, not how things relate.
 PROVENANCE = ("http://www.w3.org/ns/prov#wasDerivedFrom", "http://purl.org/dc/terms/source",
               "http://www.w3.org/ns/prov#wasAttributedTo", f"{RDFS}isDefinedBy",
-              f"{MS}translationOf")
+              f"{MS}translationOf", f"{MS}mentions")
 #: Links to reference-data hubs (concept schemes, units, external matches) that would join
 #: everything to everything.
 HUBS = ("http://www.w3.org/2004/02/skos/core#inScheme",
@@ -570,7 +570,9 @@ SELECT DISTINCT ?s ?p ?o ?g ?date ?quantity WHERE {{
   ?i a/rdfs:subClassOf* ms:QualityIncident .
   {{ GRAPH ?g {{ ?i ?p ?o }} BIND(?i AS ?s)
      VALUES ?p {{ {" ".join(f"ms:{p}" for p in INCIDENT_LINKS)} }}
-     OPTIONAL {{ ?i ms:date ?date }} OPTIONAL {{ ?i ms:affectedQuantity ?quantity }} }}
+     OPTIONAL {{ ?i ms:date ?day }} OPTIONAL {{ ?i ms:datePrinted ?printed }}
+     BIND(COALESCE(STR(?day), STR(?printed)) AS ?date)  # never an invented day
+     OPTIONAL {{ ?i ms:affectedQuantity ?quantity }} }}
   UNION
   {{ ?i ms:concerns ?s . GRAPH ?g {{ ?s ?p ?o }}
      VALUES ?p {{ {" ".join(f"ms:{p}" for p in SHIPMENT_LINKS)} }} }}

@@ -157,7 +157,43 @@ def validate_store(kb, *, shapes: Path = SHAPES_FILE, extra: Graph | None = None
         data = kb.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", _graph, default_graph=graphs)
     if extra is not None:
         data += extra
-    return validate(data, shapes=shapes)
+    report = validate(data, shapes=shapes)
+    missing = facts_without_evidence(kb)
+    if not missing:
+        return report
+    problems = sorted([*report.problems, *missing],
+                      key=lambda p: (p.severity != "Violation", p.focus, p.path or ""))
+    return ValidationReport(False, report.graph, report.text, problems)
+
+
+#: The classes of fact nodes that carry evidence in each source graph that states them. An export
+#: statistic may instead have it on its reports (ms:StatisticReport, each in its source's graph).
+FACT_CLASSES = ("Claim", "Shipment", "QualityIncident", "Statement", "ExportRegulation")
+
+
+def facts_without_evidence(kb) -> list[Problem]:
+    """The fact nodes that lack evidence in a source graph that states them: neither
+    ``ms:evidence`` nor ``ms:evidenceUnavailable`` in that graph (the shapes see only the
+    union of the graphs, where another source's evidence would hide the gap), and export
+    statistics none of whose reports quotes its source."""
+    from kb.namespaces import PREFIXES
+
+    ms, gsrc = PREFIXES["ms"], PREFIXES["gsrc"]
+    classes = " ".join(f"<{ms}{c}>" for c in FACT_CLASSES)
+    rows = kb.select(f"""
+        SELECT DISTINCT ?s ?g WHERE {{
+          GRAPH ?g {{ ?s ?p ?o }}
+          FILTER(STRSTARTS(STR(?g), "{gsrc}"))
+          ?s a/<{RDFS.subClassOf}>* ?class . VALUES ?class {{ {classes} }}
+          FILTER NOT EXISTS {{ GRAPH ?g {{ ?s <{ms}evidence>|<{ms}evidenceUnavailable> ?e }} }}
+          FILTER NOT EXISTS {{ ?s a/<{RDFS.subClassOf}>* <{ms}ExportStatistic> .
+                               ?report <{ms}reportsStatistic> ?s ; <{ms}evidence> ?words }}
+        }} ORDER BY ?s ?g""")
+    return [Problem(focus=str(r["s"]), path=f"{ms}evidence", severity="Violation",
+                    message=f"No evidence in the graph <{r['g']}>: give the words of that source "
+                            "(ms:evidence \"…\"@en, with ms:evidenceLocator) or why there are none "
+                            "(ms:evidenceUnavailable), in that graph.")
+            for r in rows]
 
 
 def refuse_nonconforming_write(kb, apply: Callable[[ox.Store], None], *,

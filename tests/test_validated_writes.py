@@ -98,8 +98,8 @@ PREFIXES = (f"PREFIX ms: <{MS}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-sche
 WRITES = [
     (True, f"INSERT DATA {{ GRAPH <urn:g:t> {{ <{ID}person/new> a ms:Person ; rdfs:label 'N' }} }}"),
     (False, f"DELETE WHERE {{ GRAPH ?g {{ <{ID}person/jan-hamacek> rdfs:label ?l }} }}"),
-    # the organisations and incidents whose country is the EU break sh:class
-    (False, f"DELETE WHERE {{ GRAPH ?g {{ <{ID}country/EU> a ms:Country }} }}"),
+    # the incident whose actor is the EU (a union of states) breaks sh:class
+    (False, f"DELETE WHERE {{ GRAPH ?g {{ <{ID}country/EU> a ms:StateUnion }} }}"),
     # a quantity is a blank node: a second, negative number
     (False, f"INSERT {{ GRAPH ?g {{ ?q qudt:numericValue -1.0 }} }} WHERE {{ GRAPH ?g {{ "
             f"<{ID}claim/es-order-size-telecinco> ms:quantity ?q }} }}"),
