@@ -14,7 +14,7 @@ from api.assets import STATIC_DIR, Assets
 from api.deps import KB
 from api.errors import install_error_handlers
 from api.routers import analytics, export, ontology, pages, queries, sparql, store, viz
-from api.security import BodyLimit
+from api.security import BodyLimit, HeaderLimit
 from kb.settings import Settings
 from kb.store import KnowledgeBase
 
@@ -48,16 +48,20 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "POST", "HEAD"], allow_headers=["Content-Type"])
     app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes)
+    app.add_middleware(HeaderLimit)  # outermost: checked before anything else runs
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        """Swagger UI from the app's own static files (works offline)."""
-        return get_swagger_ui_html(
+        """Swagger UI from the app's own static files (works offline), not framable; its
+        one inline script (the set-up) is allowed by its hash."""
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json", title="medsupply-kb API",
             swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="data:,",
             swagger_ui_parameters={"validatorUrl": None})  # no call to validator.swagger.io
+        page.headers.update(docs_headers(bytes(page.body)))
+        return page
 
     @app.get("/health", tags=["meta"])
     def health(kb: KB) -> dict[str, object]:
@@ -66,6 +70,23 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
                 "graphs": len(kb.graphs())}
 
     return app
+
+
+def docs_headers(page: bytes) -> dict[str, str]:
+    """CSP and framing headers for the Swagger UI page: scripts and styles from this server,
+    plus its inline set-up script by hash."""
+    import base64
+    import hashlib
+    import re
+
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'"
+        for m in re.finditer(rb"<script>(.*?)</script>", page, re.DOTALL))
+    return {"Content-Security-Policy": (
+        f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"), "X-Frame-Options": "DENY", "X-Content-Type-Options":
+        "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 def app_from_env() -> FastAPI:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from api.negotiation import HeaderTooLarge, NotAcceptable
 from kb import errors
 
 
@@ -24,6 +26,10 @@ class UnsupportedMediaType(errors.KbError):
     """The request body is in a format this route does not take."""
 
 
+class BadRequest(errors.KbError):
+    """The request breaks the protocol (SPARQL 1.1 Protocol: 400 Bad Request)."""
+
+
 #: Most specific class first.
 STATUS_FOR: list[tuple[type[errors.KbError], int]] = [
     (Unauthorized, 401),
@@ -31,6 +37,9 @@ STATUS_FOR: list[tuple[type[errors.KbError], int]] = [
     (PayloadTooLarge, 413),
     (errors.ResultTooLarge, 413),
     (UnsupportedMediaType, 415),
+    (NotAcceptable, 406),
+    (HeaderTooLarge, 431),
+    (BadRequest, 400),
     (errors.QueryRefused, 400),
     (errors.QueryError, 400),
     (errors.LoadError, 400),
@@ -64,9 +73,7 @@ def error_body(exc: errors.KbError, status: int) -> dict[str, object]:
 
 async def kb_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.KbError)
-    from api.negotiation import NotAcceptable
-
-    status = 406 if isinstance(exc, NotAcceptable) else status_for(exc)
+    status = status_for(exc)
     headers = {"Retry-After": "5"} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="medsupply-kb"'}
@@ -86,8 +93,44 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     return JSONResponse(body, status_code=422)
 
 
+#: Starlette's own errors (routing, methods), named as the one error shape names them.
+HTTP_TYPES = {404: "NotFound", 405: "MethodNotAllowed", 400: "BadRequest",
+              413: "PayloadTooLarge", 431: "HeaderTooLarge"}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Routing's 404 and 405 (and any other HTTPException) in the one error shape."""
+    assert isinstance(exc, HTTPException)
+    from urllib.parse import quote
+
+    status = exc.status_code
+    path = quote(request.url.path)  # the path as sent: no markup echoed
+    if status == 404:
+        message = f"No page or endpoint at {path}; the API is listed at /docs"
+    elif status == 405:
+        message = (f"{request.method} is not allowed on {path}; allowed: "
+                   f"{(exc.headers or {}).get('Allow', 'see /docs')}")
+    else:
+        message = str(exc.detail)
+    body = {"ok": False, "status": status, "error": message,
+            "type": HTTP_TYPES.get(status, "HTTPError")}
+    return JSONResponse(body, status_code=status,
+                        headers={**(exc.headers or {}), "X-Content-Type-Options": "nosniff"})
+
+
+async def server_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A bug (an exception nobody expected): 500 in the one error shape, without details;
+    the traceback goes to the server's log."""
+    body = {"ok": False, "status": 500, "type": "InternalError",
+            "error": "The server failed to answer this request (a bug: the details are in "
+                     "the server's log)"}
+    return JSONResponse(body, status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     from fastapi.exceptions import RequestValidationError
 
     app.add_exception_handler(errors.KbError, kb_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
+    app.add_exception_handler(Exception, server_error_handler)

@@ -7,7 +7,8 @@ import hmac
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import Forbidden, PayloadTooLarge, Unauthorized, error_body
+from api.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized, error_body
+from api.negotiation import HeaderTooLarge
 from kb.settings import Settings
 
 
@@ -71,12 +72,52 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        import json
+        await refuse(send, PayloadTooLarge(
+            f"The request body is larger than {self.limit:,} bytes (KB_MAX_BODY_BYTES); load "
+            "large files with `kb load`"), 413)
 
-        error = PayloadTooLarge(f"The request body is larger than {self.limit:,} bytes "
-                                "(KB_MAX_BODY_BYTES); load large files with `kb load`")
-        payload = json.dumps(error_body(error, 413)).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-            (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": payload})
+
+#: Most bytes of request headers (names and values) a request may carry; nginx's default
+#: buffers allow 8 KB a line.
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class HeaderLimit:
+    """Refuse, and close the connection after, requests whose headers total more than
+    ``limit`` bytes (431), and requests that carry both Content-Length and
+    Transfer-Encoding (400: RFC 9112 §6.3 lets a server refuse them, and asks it to close
+    the connection, since the body's end is ambiguous and a proxy may disagree)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope["headers"]
+        size = sum(len(k) + len(v) + 4 for k, v in headers)
+        if size > self.limit:
+            await refuse(send, HeaderTooLarge(
+                f"The request headers total {size:,} bytes; this server reads at most "
+                f"{self.limit:,}"), 431)
+            return
+        names = {k.lower() for k, _ in headers}
+        if b"content-length" in names and b"transfer-encoding" in names:
+            await refuse(send, BadRequest(
+                "The request has both Content-Length and Transfer-Encoding; send one of them"),
+                400)
+            return
+        await self.app(scope, receive, send)
+
+
+async def refuse(send: Send, error: Exception, status: int) -> None:
+    """Answer ``error`` in the one error shape and close the connection."""
+    import json
+
+    payload = json.dumps(error_body(error, status)).encode()  # type: ignore[arg-type]
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": payload})

@@ -99,3 +99,22 @@ def declare_prefixes(sparql: str, prefixes: Mapping[str, str] | None) -> str:
     used = dict.fromkeys(p for p, _ in prefixed_names(sparql))
     missing = [p for p in used if p in prefixes and p not in declared]
     return "".join(f"PREFIX {p}: <{prefixes[p]}> " for p in missing) + sparql
+
+
+def expand(text: str) -> str:
+    """An IRI from a full IRI, ``<iri>``, or a short name with one of the KB's prefixes
+    (``country:NL``), as the CLI takes them; any other text is returned as it is (an IRI
+    with a scheme, such as ``urn:x`` or ``https://…``, is left alone).
+
+    >>> expand("country:NL")
+    'https://w3id.org/medsupply-kb/id/country/NL'
+    >>> expand("<https://example.org/a>"), expand("https://example.org/a")
+    ('https://example.org/a', 'https://example.org/a')
+    """
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        return text[1:-1]
+    prefix, sep, local = text.partition(":")
+    if sep and prefix in PREFIXES and not local.startswith("//"):
+        return PREFIXES[prefix] + local
+    return text

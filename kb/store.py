@@ -456,7 +456,7 @@ def _engine_errors(text: str = "", prefixes: Mapping[str, str] | None = None) ->
         yield
     except SyntaxError as e:
         raise _query_error(e, text=text, prefixes=prefixes) from None
-    except (OSError, RuntimeError, ValueError, TypeError) as e:
+    except (OSError, RuntimeError, ValueError) as e:  # a TypeError is a bug, not the query's
         raise QueryError(f"The query failed: {e}") from e
 
 

@@ -49,4 +49,36 @@ def test_errors_have_one_json_shape(live_server: str) -> None:
         "query": "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"})
     assert refused.status_code == 400 and refused.json()["type"] == "QueryRefused"
     missing = httpx.post(f"{live_server}/sparql", data={"named-graph-uri": "urn:g"})
-    assert missing.status_code == 422 and missing.json()["error"].startswith("query:")
+    assert missing.status_code == 400 and missing.json()["type"] == "BadRequest"
+    assert "No 'query' and no 'update'" in missing.json()["error"]
+    # routing's own errors have the same shape, and say what would work
+    nowhere = httpx.get(f"{live_server}/nonexistent")
+    assert nowhere.status_code == 404 and nowhere.json() == {
+        "ok": False, "status": 404, "type": "NotFound",
+        "error": "No page or endpoint at /nonexistent; the API is listed at /docs"}
+    wrong_method = httpx.delete(f"{live_server}/sparql")
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"]
+    body = wrong_method.json()
+    assert body["ok"] is False and body["status"] == 405 and body["type"] == "MethodNotAllowed"
+    assert "DELETE is not allowed on /sparql" in body["error"] and "GET" in body["error"]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_a_bug_is_a_500_in_the_error_shape_without_details(memory_kb) -> None:
+    """An exception nobody expected (a TypeError is a bug, never the client's 400)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app(memory_kb)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise TypeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/boom")
+    assert r.status_code == 500
+    body = r.json()
+    assert body["ok"] is False and body["status"] == 500 and body["type"] == "InternalError"
+    assert "secret internals" not in r.text

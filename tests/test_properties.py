@@ -13,6 +13,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import XSD
 
+from api import negotiation
 from kb import KnowledgeBase
 
 pytestmark = [pytest.mark.reliability,
@@ -134,3 +135,50 @@ def test_any_accept_header_gets_an_answer_or_406(client, query: str, accept: str
         assert body["ok"] is False and body["status"] == r.status_code and body["error"]
         if r.status_code == 400:
             assert fmt is not None  # only a bad format parameter is the client's fault
+
+
+OFFERS = [m for m, _ in negotiation.RESULTS]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(accept=accepts)
+def test_negotiation_never_picks_a_refused_type(accept: str) -> None:
+    """Whatever the header, the choice is an offer the header accepts (q > 0 at its most
+    specific range); no choice means every offer is refused or unmatched."""
+    parsed = negotiation.Accept(accept)
+    chosen = negotiation.best(accept, OFFERS)
+    if chosen is None:
+        assert all(parsed.rank(o) is None for o in OFFERS)
+    else:
+        assert not parsed.refuses(chosen) and parsed.rank(chosen) is not None
+        # no other offer is strictly better by q-value
+        assert all(parsed.rank(o) is None or parsed.rank(o)[0] <= parsed.rank(chosen)[0]
+                   for o in OFFERS)
+
+
+@pytest.mark.parametrize("accept, offers, chosen", [
+    ("text/*;q=0.9, text/csv;q=0.1", ["text/csv", "text/tab-separated-values"],
+     "text/tab-separated-values"),
+    ("*/*, text/csv;q=0", ["text/csv", "application/json"], "application/json"),
+    ("*/*;q=0", ["text/csv"], None),
+    ("*/*, text/csv", ["application/json", "text/csv"], "text/csv"),
+    ("text/csv, application/json", ["application/json", "text/csv"], "text/csv"),
+    ("*/*", ["application/json", "text/csv"], "application/json"),
+    ("", ["application/json", "text/csv"], "application/json"),
+    ("nonsense, text/csv", ["application/json", "text/csv"], "text/csv"),
+    ("TEXT/CSV", ["application/json", "text/csv"], "text/csv"),
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+     ["application/trig", "application/n-quads"], "application/trig"),
+])
+def test_negotiation_examples(accept: str, offers: list[str], chosen: str | None) -> None:
+    assert negotiation.best(accept, offers) == chosen
+
+
+def test_accept_headers_are_capped() -> None:
+    """Parsing is linear and bounded: a header over the cap is refused before it is read."""
+    with pytest.raises(negotiation.HeaderTooLarge, match="4,096"):
+        negotiation.Accept("text/csv," * 600)
+    # the worst shapes under the cap still parse (quotes and parameters inside one range)
+    for worst in ('a/b;x="' + ";" * 4000 + '"', ";" * 4096, "*/*," * 1024,
+                  "text/html;" + "a=b;" * 1000):
+        negotiation.best(worst[:4096], OFFERS)

@@ -60,9 +60,9 @@ def test_not_acceptable_and_bad_requests(live_server: str) -> None:
     r = httpx.get(f"{live_server}/sparql", params={"query": "SELECT * WHERE {\n ?s ?p }"})
     assert r.status_code == 400 and r.json()["line"] == 2
     r = httpx.post(f"{live_server}/sparql", data={"query": LABELS, "update": "CLEAR ALL"})
-    assert r.status_code == 422 and "exactly one" in r.json()["error"]
+    assert r.status_code == 400 and "Both 'query' and 'update'" in r.json()["error"]
     r = httpx.post(f"{live_server}/sparql", data={"default-graph-uri": f"{EX}g"})
-    assert r.status_code == 422
+    assert r.status_code == 400
     r = httpx.post(f"{live_server}/sparql", content=b"{}", headers={"content-type": "text/plain"})
     assert r.status_code == 415
 
@@ -179,3 +179,239 @@ def test_request_body_cap(writable_server: str) -> None:
     r = httpx.post(f"{writable_server}/sparql", content=chunks(),
                    headers={"content-type": "application/sparql-query"})
     assert r.status_code == 413
+
+
+# --- the W3C SPARQL 1.1 Protocol test cases (w3c/rdf-tests sparql/sparql11/protocol), each
+# --- asked of a live server in our own words ---------------------------------------------------
+
+G1, G2, G3 = f"{EX}protocol/one", f"{EX}protocol/two", f"{EX}protocol/three"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+DIRECT_QUERY = {"content-type": "application/sparql-query"}
+DIRECT_UPDATE = {"content-type": "application/sparql-update"}
+
+
+@pytest.fixture(scope="module")
+def protocol_server(tmp_path_factory: pytest.TempPathFactory):
+    """One writable server for the protocol cases, with three small named graphs."""
+    from tests.conftest import DATA, run_kb, serve
+
+    store = tmp_path_factory.mktemp("protocol") / "store"
+    assert run_kb("load", str(DATA / "people.ttl"), store=store).returncode == 0
+    with serve(store, update_token="s3cret") as url:
+        setup = " ; ".join(f"INSERT DATA {{ GRAPH <{g}> {{ <{g}> a <{EX}Graph{i}> }} }}"
+                           for i, g in enumerate((G1, G2, G3)))
+        r = httpx.post(f"{url}/sparql", content=setup, headers={**AUTH, **DIRECT_UPDATE})
+        assert r.status_code == 204, r.text
+        yield url
+
+
+def _ask(response: httpx.Response) -> bool:
+    assert response.status_code == 200, response.text
+    return response.json()["boolean"]
+
+
+def _bad(response: httpx.Response, status: int = 400, says: str = "") -> None:
+    """A refusal in the one error shape, with a message that names the mistake."""
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert body["ok"] is False and body["status"] == status and says in body["error"], body
+
+
+def test_protocol_queries_by_get_form_and_direct_post(protocol_server: str) -> None:
+    url = f"{protocol_server}/sparql"
+    assert _ask(httpx.post(url, content="query=ASK%20%7B%7D", headers=FORM))
+    assert _ask(httpx.post(url, content="ASK {}", headers=DIRECT_QUERY))
+    assert _ask(httpx.get(url, params={"query": "ASK {}"}))
+
+
+def test_protocol_dataset_parameters(protocol_server: str) -> None:
+    """default-graph-uri and named-graph-uri make the dataset, by GET and by POST."""
+    url = f"{protocol_server}/sparql"
+    both_default = f"ASK {{ <{G1}> a ?t1 . <{G2}> a ?t2 }}"
+    params = [("query", both_default), ("default-graph-uri", G1), ("default-graph-uri", G2)]
+    assert _ask(httpx.get(url, params=params))
+    assert _ask(httpx.post(url, params=params[1:], content=both_default, headers=DIRECT_QUERY))
+    named = f"ASK {{ GRAPH ?a {{ <{G1}> a ?t1 }} GRAPH ?b {{ <{G2}> a ?t2 }} }}"
+    params = [("named-graph-uri", G1), ("named-graph-uri", G2)]
+    assert _ask(httpx.get(url, params=[("query", named), *params]))
+    assert _ask(httpx.post(url, params=params, content=named, headers=DIRECT_QUERY))
+    full = (f"ASK {{ <{G3}> a ?t3 GRAPH ?a {{ <{G1}> a ?t1 }} GRAPH ?b {{ <{G2}> a ?t2 }} "
+            f"FILTER NOT EXISTS {{ <{G1}> a ?t1 }} }}")
+    assert _ask(httpx.post(url, params=[("default-graph-uri", G3), *params], content=full,
+                           headers=DIRECT_QUERY))
+    # only the named graphs given are visible: G3 is not among them
+    assert not _ask(httpx.get(url, params=[("query", f"ASK {{ GRAPH ?g {{ <{G3}> a ?t }} }}"),
+                                           *params]))
+
+
+@pytest.mark.parametrize("kind, accept, media", [
+    ("SELECT * WHERE { ?s ?p ?o } LIMIT 1", "application/sparql-results+xml",
+     "application/sparql-results+xml"),
+    ("ASK {}", "application/sparql-results+json", "application/sparql-results+json"),
+    (f"DESCRIBE <{G1}>", "application/rdf+xml", "application/rdf+xml"),
+    (f"CONSTRUCT WHERE {{ <{G1}> ?p ?o }}", "text/turtle", "text/turtle"),
+    # as Oxigraph's server does: generic JSON and XML for a graph are JSON-LD and RDF/XML
+    (f"CONSTRUCT WHERE {{ <{G1}> ?p ?o }}", "application/json", "application/ld+json"),
+    (f"CONSTRUCT WHERE {{ <{G1}> ?p ?o }}", "application/xml", "application/rdf+xml"),
+])
+def test_protocol_answer_types(protocol_server: str, kind: str, accept: str, media: str) -> None:
+    r = httpx.post(f"{protocol_server}/sparql", content=kind,
+                   headers={**DIRECT_QUERY, "Accept": accept})
+    assert r.status_code == 200 and r.headers["content-type"].startswith(media)
+    if media == "application/ld+json":
+        assert rdflib.Graph().parse(data=r.text, format="json-ld")
+    if media == "application/rdf+xml":
+        assert rdflib.Graph().parse(data=r.text, format="xml")
+
+
+def test_protocol_updates_by_form_and_direct_post(protocol_server: str) -> None:
+    url = f"{protocol_server}/sparql"
+    g = f"{EX}protocol/updated"
+    r = httpx.post(url, content=f"update=INSERT+DATA+%7B+GRAPH+%3C{g}%3E+%7B+%3C{g}%3E+a+%3C{EX}T%3E+%7D+%7D",
+                   headers={**AUTH, **FORM})
+    assert r.status_code == 204, r.text
+    assert _ask(httpx.get(url, params={"query": f"ASK {{ GRAPH <{g}> {{ ?s a <{EX}T> }} }}"}))
+    r = httpx.post(url, content=f"CLEAR GRAPH <{g}>", headers={**AUTH, **DIRECT_UPDATE})
+    assert r.status_code == 204
+    assert not _ask(httpx.get(url, params={"query": f"ASK {{ GRAPH <{g}> {{ ?s ?p ?o }} }}"}))
+
+
+def test_protocol_malformed_queries_get_400(protocol_server: str) -> None:
+    url = f"{protocol_server}/sparql"
+    _bad(httpx.get(url, params=[("query", "ASK {}"), ("query", "SELECT * {}")]),
+         says="2 'query' parameters")
+    _bad(httpx.post(url, content="query=ASK+%7B%7D&query=ASK+%7B%7D", headers=FORM),
+         says="2 'query' parameters")
+    _bad(httpx.post(url, content=b"", headers=FORM), says="No 'query' and no 'update'")
+    _bad(httpx.post(url, content="query=ASK+%7B%7D&update=CLEAR+ALL", headers={**AUTH, **FORM}),
+         says="Both 'query' and 'update'")
+    _bad(httpx.get(url, params={"query": "ASK {"}), says="syntax error")
+    # not UTF-8: declared as another charset, or bytes that are no UTF-8
+    _bad(httpx.post(url, content="ASK {}".encode("utf-16"),
+                    headers={"content-type": "application/sparql-query; charset=UTF-16"}),
+         says="UTF-8")
+    _bad(httpx.post(url, content=b"ASK { FILTER(\"caf\xe9\") }", headers=DIRECT_QUERY),
+         says="not UTF-8")
+    _bad(httpx.post(url, content=b"query=ASK+%7B+FILTER(%22caf%E9%22)+%7D", headers=FORM),
+         says="not URL-encoded UTF-8")
+    # a query in a POST's URL instead of its body
+    _bad(httpx.post(url, params={"query": "ASK {}"}, content=b"", headers=FORM),
+         says="in the URL of a POST")
+
+
+def test_protocol_wrong_method_and_media_types(protocol_server: str) -> None:
+    url = f"{protocol_server}/sparql"
+    _bad(httpx.put(url, params={"query": "ASK {}"}, headers=FORM), 405, "PUT is not allowed")
+    _bad(httpx.post(url, content="ASK {}", headers={"content-type": "text/plain"}), 415,
+         "text/plain is not a SPARQL request")
+    # a form or a query without its media type
+    _bad(httpx.post(url, content=b"query=ASK%20%7B%7D"), 415, "(none)")
+    _bad(httpx.post(url, content=b"ASK {}"), 415, "(none)")
+    _bad(httpx.post(url, content=b"update=CLEAR+ALL", headers=AUTH), 415)
+    _bad(httpx.post(url, content=b"CLEAR ALL", headers={**AUTH, "content-type": "text/plain"}),
+         415)
+
+
+def test_protocol_malformed_updates_get_400_and_change_nothing(protocol_server: str) -> None:
+    url = f"{protocol_server}/sparql"
+    count = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+    before = httpx.get(url, params={"query": count}).json()
+    _bad(httpx.get(url, params={"update": "CLEAR ALL"}, headers=AUTH),
+         says="only accepted by POST")
+    _bad(httpx.post(url, content="update=CLEAR+ALL&update=CLEAR+ALL", headers={**AUTH, **FORM}),
+         says="2 'update' parameters")
+    _bad(httpx.post(url, content="CLEAR ALL".encode("utf-16"),
+                    headers={**AUTH, "content-type": "application/sparql-update; charset=UTF-16"}),
+         says="UTF-8")
+    _bad(httpx.post(url, content=b"CLEAR GRAPH <urn:caf\xe9>", headers={**AUTH, **DIRECT_UPDATE}),
+         says="not UTF-8")
+    _bad(httpx.post(url, content="CLEAR ALL ;; nonsense", headers={**AUTH, **DIRECT_UPDATE}),
+         says="syntax error")
+    # the dataset of an update given twice: in the request and in the update itself
+    _bad(httpx.post(url, params={"using-named-graph-uri": G1},
+                    content=f"DELETE {{ ?s ?p ?o }} USING NAMED <{G2}> WHERE {{ ?s ?p ?o }}",
+                    headers={**AUTH, **DIRECT_UPDATE}), says="using-named-graph-uri")
+    assert httpx.get(url, params={"query": count}).json() == before
+
+
+def test_graph_store_missing_graph_and_bad_rdf(protocol_server: str) -> None:
+    store = f"{protocol_server}/store"
+    missing = {"graph": f"{EX}protocol/missing"}
+    _bad(httpx.get(store, params=missing), 404, "No graph")
+    _bad(httpx.delete(store, params=missing, headers=AUTH), 404, "No graph")
+    _bad(httpx.put(store, params=missing, content="<a> <b> .",
+                   headers={**AUTH, "content-type": "text/turtle"}), 400)
+    _bad(httpx.get(store, params=missing), 404)  # the bad PUT created nothing
+    # a short name for the graph, as the CLI takes it
+    r = httpx.get(store, params={"graph": "msg:file/people.ttl"}, headers={"Accept": "text/turtle"})
+    assert r.status_code == 200 and "Alice" in r.text
+
+
+def test_service_description_for_clients_and_browsers(protocol_server: str) -> None:
+    url = f"{protocol_server}/sparql"
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    r = httpx.get(url, headers={"Accept": "text/turtle", "Host": "evil.example"})
+    g = rdflib.Graph().parse(data=r.text, format="turtle")
+    endpoints = {str(o) for o in g.objects(None, sd.endpoint)}
+    # the endpoint's IRI comes from the server's address, never from the Host header
+    assert endpoints == {f"{protocol_server}/sparql"}
+    assert "evil.example" not in r.text
+    browser = httpx.get(url, headers={"Accept": BROWSER})
+    assert browser.status_code == 200 and browser.headers["content-type"].startswith("text/html")
+    assert "SPARQL endpoint" in browser.text and "evil" not in browser.text
+    assert G1 in browser.text or "protocol/one" in browser.text
+    assert "frame-ancestors 'none'" in browser.headers["content-security-policy"]
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("accept, media", [
+    ("text/*;q=0.9, text/csv;q=0.1", "text/tab-separated-values"),  # the most specific range
+    ("*/*, application/sparql-results+json;q=0", "application/sparql-results+xml"),  # q=0
+    ("application/sparql-results+xml, */*", "application/sparql-results+xml"),
+    ("*/*, text/csv", "text/csv"),  # a named type beats the wildcard of the same q
+])
+def test_select_negotiation_follows_specificity_and_refusals(
+        protocol_server: str, accept: str, media: str) -> None:
+    r = httpx.get(f"{protocol_server}/sparql", params={"query": LABELS},
+                  headers={"Accept": accept})
+    assert r.status_code == 200 and r.headers["content-type"].startswith(media)
+
+
+def test_oversized_headers_are_refused_and_the_connection_closed(protocol_server: str) -> None:
+    url = f"{protocol_server}/sparql"
+    long_accept = ", ".join(["application/x-nothing;q=0.1"] * 200)  # 5.8 KB
+    _bad(httpx.get(url, params={"query": "ASK {}"}, headers={"Accept": long_accept}), 431,
+         "Accept header")
+    r = httpx.get(url, params={"query": "ASK {}"},
+                  headers={f"X-Filler-{i}": "x" * 1000 for i in range(100)})
+    _bad(r, 431, "request headers total")
+    assert r.headers["connection"] == "close"
+    # a normal request still works
+    assert _ask(httpx.get(url, params={"query": "ASK {}"}))
+
+
+def _raw(base: str, request: bytes) -> bytes:
+    """Send raw bytes and read until the server closes the connection (or 10 s pass)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_closed(protocol_server: str) -> None:
+    body = b"ASK {}"
+    request = (b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+               b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"6\r\n" + body + b"\r\n0\r\n\r\n")
+    answer = _raw(protocol_server, request)  # returns only once the server closed it
+    head = answer.split(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 400") and b"connection: close" in head
+    assert b"Content-Length and Transfer-Encoding" in answer

@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
 from api.deps import KB, SettingsDep
-from api.errors import UnsupportedMediaType
+from api.errors import BadRequest, UnsupportedMediaType
 from api.security import require_update_token
-from kb.errors import InvalidParameter
+from kb.namespaces import expand
 from kb.store import KnowledgeBase
 
 router = APIRouter(tags=["sparql"])
@@ -127,58 +127,146 @@ def service_description(kb: KnowledgeBase, endpoint: str) -> Graph:
 
 
 def _describe_service(kb: KnowledgeBase, request: Request) -> Response:
-    fmt = negotiation.choose("graph", request.headers.get("accept"),
-                             request.query_params.get("format"))
-    endpoint = str(request.url.remove_query_params(["format"]))
-    data = service_description(kb, endpoint).serialize(format=RDFLIB_NAMES[fmt.name])
-    return Response(data, media_type=fmt.media_type)
+    accept = request.headers.get("accept")
+    fmt_name = request.query_params.get("format")
+    # The endpoint's IRI from the server's own address, never from the client's Host header.
+    host, port = request.scope.get("server") or ("localhost", None)
+    endpoint = f"{request.url.scheme}://{host}{f':{port}' if port else ''}/sparql"
+    description = service_description(kb, endpoint)
+    if fmt_name is None and negotiation.prefers_html(accept):
+        from api.routers.pages import _headers, templates
+
+        stats = kb.stats()
+        return templates.TemplateResponse(request, "service.html", {
+            "endpoint": endpoint, "results": [m for m, _ in negotiation.RESULTS],
+            "graphs": [m for m, _ in negotiation.GRAPHS], "stats": stats},
+            headers={**_headers(), "Vary": "Accept"})
+    fmt = negotiation.choose("graph", accept, fmt_name)
+    data = description.serialize(format=RDFLIB_NAMES[fmt.name])
+    return Response(data, media_type=fmt.media_type, headers={"Vary": "Accept"})
+
+
+def _one(values: list[str], name: str) -> str | None:
+    """The single value of a protocol parameter.
+
+    Raises:
+        BadRequest: the parameter is given more than once.
+    """
+    if len(values) > 1:
+        raise BadRequest(f"{len(values)} '{name}' parameters; the SPARQL protocol takes one "
+                         f"{name} per request")
+    return values[0] if values else None
+
+
+def _utf8(body: bytes, ctype_header: str) -> str:
+    """A direct POST body as text: UTF-8 is the only encoding the protocol allows.
+
+    Raises:
+        BadRequest: another charset is declared, or the body is not valid UTF-8.
+    """
+    for param in ctype_header.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip(' "').lower() not in ("utf-8",
+                                                                                    "utf8"):
+            raise BadRequest(f"The body is declared as {value.strip()}; the SPARQL protocol "
+                             "takes UTF-8 only")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"The body is not UTF-8: byte {e.start} (0x{body[e.start]:02x}) "
+                         "starts no UTF-8 character; send the query as UTF-8") from None
+
+
+def _iris(values: list[str]) -> list[str]:
+    """Graph IRIs of the protocol's dataset parameters; the KB's short names expanded."""
+    return [expand(v) for v in values]
+
+
+#: Parameters of SPARQL Update's dataset, which this endpoint does not take.
+UPDATE_DATASET = ("using-graph-uri", "using-named-graph-uri")
 
 
 @router.get("/sparql")
 async def sparql_get(request: Request, kb: KB) -> Response:
     """SPARQL query by GET (`query`, `default-graph-uri`, `named-graph-uri`); with no query,
-    the service description (sd: and VoID)."""
+    the service description (sd: and VoID), as a page for browsers."""
     params = request.query_params
     if "update" in params:
-        raise InvalidParameter("update", "SPARQL Update is only accepted by POST")
-    query = params.get("query")
+        raise BadRequest("SPARQL Update is only accepted by POST (the protocol forbids "
+                         "updates by GET)")
+    query = _one(params.getlist("query"), "query")
     if query is None:
         return await run_in_threadpool(_describe_service, kb, request)
     return await _run_query(
         kb, query, request.headers.get("accept"), params.get("format"),
-        params.getlist("default-graph-uri"), params.getlist("named-graph-uri"), request)
+        _iris(params.getlist("default-graph-uri")), _iris(params.getlist("named-graph-uri")),
+        request)
 
 
 @router.post("/sparql")
 async def sparql_post(request: Request, kb: KB, settings: SettingsDep) -> Response:
     """SPARQL query or update by POST: a form (`query=` or `update=`), or the text itself as
-    `application/sparql-query` / `application/sparql-update`. Updates need the bearer token."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    `application/sparql-query` / `application/sparql-update` (UTF-8). Updates need the
+    bearer token."""
+    ctype_header = request.headers.get("content-type", "")
+    ctype = ctype_header.split(";")[0].strip().lower()
     params = request.query_params
-    query = update = None
+    for name in ("query", "update"):
+        if name in params:
+            raise BadRequest(f"'{name}' in the URL of a POST: send it in the body (a form "
+                             f"field, or the text as application/sparql-{name})")
+    queries: list[str] = []
+    updates: list[str] = []
     defaults, named = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
+    using = [n for n in UPDATE_DATASET if n in params]
     if ctype == "application/sparql-query":
-        query = (await request.body()).decode("utf-8")
+        queries.append(_utf8(await request.body(), ctype_header))
     elif ctype == "application/sparql-update":
-        update = (await request.body()).decode("utf-8")
-    elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        query = form.get("query")
-        update = form.get("update")
-        defaults += [str(v) for v in form.getlist("default-graph-uri")]
-        named += [str(v) for v in form.getlist("named-graph-uri")]
-        query = str(query) if query is not None else None
-        update = str(update) if update is not None else None
+        updates.append(_utf8(await request.body(), ctype_header))
+    elif ctype == "application/x-www-form-urlencoded":
+        form = await _form(request)
+        queries, updates = form.get("query", []), form.get("update", [])
+        defaults += form.get("default-graph-uri", [])
+        named += form.get("named-graph-uri", [])
+        using += [n for n in UPDATE_DATASET if n in form]
     else:
         raise UnsupportedMediaType(
-            f"Content-Type {ctype or '(none)'} is not a SPARQL request; send a form or "
-            "application/sparql-query or application/sparql-update")
-    if (query is None) == (update is None):
-        raise InvalidParameter("query", "send exactly one of 'query' and 'update'")
+            f"Content-Type {ctype or '(none)'} is not a SPARQL request; send a form "
+            "(application/x-www-form-urlencoded) or the text as application/sparql-query "
+            "or application/sparql-update")
+    query, update = _one(queries, "query"), _one(updates, "update")
+    if query is None and update is None:
+        raise BadRequest("No 'query' and no 'update' in the request; send one of them")
+    if query is not None and update is not None:
+        raise BadRequest("Both 'query' and 'update' in one request; send one of them")
     if update is not None:
+        if using or defaults or named:
+            given = ", ".join(using or ["default-graph-uri/named-graph-uri"])
+            raise BadRequest(f"{given} with an update: this endpoint takes the update's "
+                             "dataset from the update itself (USING, WITH, GRAPH)")
         require_update_token(request, settings)
         await run_in_threadpool(kb.update, update)
         return Response(status_code=204)
     assert query is not None
     return await _run_query(kb, query, request.headers.get("accept"), params.get("format"),
-                            defaults, named, request)
+                            _iris(defaults), _iris(named), request)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The fields of a URL-encoded form body, each with all its values, decoded as UTF-8.
+
+    Raises:
+        BadRequest: a field is not UTF-8 once percent-decoded.
+    """
+    from urllib.parse import parse_qsl
+
+    body = await request.body()
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"The form is not URL-encoded UTF-8 (byte {e.start} of the body, or "
+                         "of a field once percent-decoded, is not UTF-8)") from None
+    fields: dict[str, list[str]] = {}
+    for key, value in pairs:
+        fields.setdefault(key, []).append(value)
+    return fields

@@ -12,6 +12,7 @@ from api.errors import UnsupportedMediaType
 from api.security import require_update_token
 from kb.errors import InvalidParameter, NotFound
 from kb.load import upload_quads
+from kb.namespaces import expand
 from kb.store import KnowledgeBase
 
 router = APIRouter(tags=["graph store"])
@@ -22,7 +23,7 @@ def _graph(request: Request, *, writing: bool) -> str | None:
     if "graph" in params and "default" in params:
         raise InvalidParameter("graph", "give either ?graph=IRI or ?default, not both")
     if "graph" in params:
-        iri = params["graph"]
+        iri = expand(params["graph"])
         try:
             ox.NamedNode(iri)
         except ValueError as e:
