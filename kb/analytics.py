@@ -313,6 +313,8 @@ def communities_report(kb, *, seed: int = 42, save: bool = False) -> list[dict[s
 
 def path_report(kb, source: str, target: str) -> list[dict[str, object]]:
     g = entity_graph(kb)
+    if source not in g or target not in g:  # e.g. an agency or post of the reference graphs
+        g = entity_graph(kb, include_reference_hubs=True)
     return [{"step": i + 1, "subject": h.subject, "subject_label": _label(g, h.subject),
              "predicate": h.predicate, "predicate_label": h.predicate_label,
              "object": h.object, "object_label": _label(g, h.object),

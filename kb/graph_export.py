@@ -2,8 +2,9 @@
 (networkx, d3), and CSV in Neo4j's bulk-import format.
 
 Attribute values are strings or numbers only (lists and dicts break the GraphML and GEXF
-writers and Gephi): a node has ``label``, ``class`` (its first class's local name, for
-Gephi's partitioning), ``types`` and ``graphs`` (``|``-separated IRIs); an edge has
+writers and Gephi): a node has ``label``, ``class`` (the local name of its most specific
+class in the KB's own ontology, for Gephi's partitioning), ``types`` and ``graphs``
+(``|``-separated IRIs); an edge has
 ``predicate``, ``label``, ``graph`` and a numeric ``weight``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import cache
 from pathlib import Path
 
 import networkx as nx
@@ -37,6 +39,57 @@ def _scalar(value: object) -> str | int | float:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+@cache
+def _superclasses() -> dict[str, frozenset[str]]:
+    """Each class of the bundled ontology -> all its superclasses (transitively, itself
+    excluded), from ``rdfs:subClassOf``."""
+    from rdflib import Graph, URIRef
+    from rdflib.namespace import RDFS
+
+    from kb.bundled import ONTOLOGY_FILE
+
+    ontology = Graph().parse(ONTOLOGY_FILE)
+    direct: dict[str, set[str]] = {}
+    for sub, sup in ontology.subject_objects(RDFS.subClassOf):
+        if isinstance(sub, URIRef) and isinstance(sup, URIRef) and sub != sup:
+            direct.setdefault(str(sub), set()).add(str(sup))
+    closure: dict[str, frozenset[str]] = {}
+    for cls in direct:
+        seen: set[str] = set()
+        todo = list(direct[cls])
+        while todo:
+            sup = todo.pop()
+            if sup not in seen and sup != cls:
+                seen.add(sup)
+                todo.extend(direct.get(sup, ()))
+        closure[cls] = frozenset(seen)
+    return closure
+
+
+def most_specific_class(types: list[str]) -> str:
+    """The local name of the most specific class among ``types`` in the KB's own ontology
+    (``ms:``): one that no other of them is a subclass of; the deepest if several, then by
+    name. Without an ``ms:`` class, the most specific of the others; "Resource" if none.
+
+    >>> from kb.namespaces import MS
+    >>> most_specific_class([MS + "Organization", MS + "GovernmentAgency",
+    ...                      "http://www.w3.org/ns/prov#Agent"])
+    'GovernmentAgency'
+    >>> most_specific_class(["http://www.w3.org/ns/prov#Entity"])
+    'Entity'
+    """
+    from kb.namespaces import MS
+
+    supers = _superclasses()
+    ours = [t for t in types if t.startswith(str(MS))]
+    pool = ours or list(types)
+    if not pool:
+        return "Resource"
+    implied = set().union(*(supers.get(t, frozenset()) for t in pool))
+    specific = [t for t in pool if t not in implied] or pool
+    return _local(min(specific, key=lambda t: (-len(supers.get(t, ())), t)))
+
+
 def flat_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """A copy with string and number attributes only, sorted (stable files), with
     ``class`` on nodes and ``weight`` on edges."""
@@ -46,7 +99,7 @@ def flat_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
         types = sorted(data.get("types") or [])
         attrs = {k: _scalar(v) for k, v in sorted(data.items()) if v is not None}
         attrs["label"] = str(data.get("label") or _local(node))
-        attrs["class"] = _local(types[0]) if types else "Resource"
+        attrs["class"] = most_specific_class(types)
         attrs["types"] = "|".join(types)
         attrs["graphs"] = "|".join(sorted(data.get("graphs") or []))
         flat.add_node(node, **attrs)

@@ -33,7 +33,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, VOID, XSD
 
 from kb.errors import InvalidParameter
-from kb.namespaces import INFERRED_GRAPH
+from kb.namespaces import ANALYTICS_GRAPH, INFERRED_GRAPH
 from kb.terms import to_rdflib
 
 PROFILES = ("rdfs", "owlrl")
@@ -69,7 +69,8 @@ def reason(kb, *, profile: str = "owlrl", force: bool = False) -> ReasoningRepor
     same asserted triples (then ``skipped``); ``force`` reasons anyway."""
     if profile not in PROFILES:
         raise InvalidParameter("profile", f"{profile!r} is not one of {', '.join(PROFILES)}")
-    graphs = asserted_graphs(kb)
+    # derived scores are no premises: reasoning over them would copy them into `inferred`
+    graphs = [g for g in asserted_graphs(kb) if g != str(ANALYTICS_GRAPH)]
     lines: list[bytes] = []
     if graphs:  # N-Triples from the engine: one snapshot for the digest and the closure
         data = kb.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", format="nt",

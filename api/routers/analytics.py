@@ -10,23 +10,27 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api import negotiation
 from api.deps import KB, SettingsDep
 from api.security import require_update_token
 from kb import analytics
+from kb.namespaces import expand
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 Measure = Annotated[str, Query(pattern="^(degree|betweenness|pagerank|eigenvector)$")]
 
 
 def _answer(request: Request, rows: list[dict[str, object]]) -> Response:
-    if "text/csv" in request.headers.get("accept", ""):
+    """JSON, or CSV when the Accept header prefers it."""
+    if negotiation.require(request.headers.get("accept"),
+                           ["application/json", "text/csv"]) == "text/csv":
         out = io.StringIO()
         columns = list(dict.fromkeys(k for row in rows for k in row))
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-        return Response(out.getvalue(), media_type="text/csv")
-    return JSONResponse(rows)
+        return Response(out.getvalue(), media_type="text/csv", headers={"Vary": "Accept"})
+    return JSONResponse(rows, headers={"Vary": "Accept"})
 
 
 @router.get("/centrality")
@@ -36,7 +40,7 @@ async def centrality(request: Request, kb: KB, measure: Measure = "pagerank",
                      cls: Annotated[list[str], Query(alias="class")] = []) -> Response:  # noqa: B006
     """The most central entities by degree, betweenness, PageRank or eigenvector centrality."""
     rows = await run_in_threadpool(analytics.centrality_report, kb, measure, top_n=top, k=k,
-                                   classes=cls)
+                                   classes=[expand(c) for c in cls])
     return _answer(request, rows)
 
 
@@ -67,8 +71,9 @@ async def save_communities(request: Request, kb: KB, settings: SettingsDep,
 
 @router.get("/path")
 async def path(request: Request, kb: KB, source: str, target: str) -> Response:
-    """The explained path between two entities."""
-    return _answer(request, await run_in_threadpool(analytics.path_report, kb, source, target))
+    """The explained path between two entities (IRIs or short names such as `country:NL`)."""
+    return _answer(request, await run_in_threadpool(analytics.path_report, kb, expand(source),
+                                                    expand(target)))
 
 
 @router.get("/components")
@@ -79,7 +84,8 @@ async def components(request: Request, kb: KB) -> Response:
 @router.get("/ego")
 async def ego(request: Request, kb: KB, iri: str,
               radius: Annotated[int, Query(ge=1, le=3)] = 1) -> Response:
-    return _answer(request, await run_in_threadpool(analytics.ego_report, kb, iri, radius))
+    return _answer(request, await run_in_threadpool(analytics.ego_report, kb, expand(iri),
+                                                    radius))
 
 
 @router.get("/flows")
@@ -90,7 +96,8 @@ async def flows(request: Request, kb: KB, product: str | None = None, start: str
     period: the figure chosen among the sources that report it, the alternatives beside it).
     Figures of different periods, products or units are never added; an unknown amount is
     null (an empty cell in CSV), never 0."""
-    rows = await run_in_threadpool(analytics.flows_report, kb, product=product, start=start,
+    rows = await run_in_threadpool(analytics.flows_report, kb,
+                                   product=expand(product) if product else None, start=start,
                                    end=end)
     return _answer(request, rows)
 

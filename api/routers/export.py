@@ -9,34 +9,29 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from api import negotiation
 from api.deps import KB
 from api.errors import error_body
 from kb import export as rdf_export
 from kb.analytics import entity_graph
 from kb.graph_export import GRAPH_FORMATS, MEDIA_TYPES, export_graph
+from kb.namespaces import expand
 
 router = APIRouter(prefix="/export", tags=["export"])
 
-#: Accept media type -> export format, for requests that give no ``format``.
-_BY_MEDIA_TYPE = {media: name for name, media in rdf_export.MEDIA_TYPES.items()}
-_BY_MEDIA_TYPE["application/xml"] = "rdfxml"
 
 
-def _negotiated(request: Request) -> str | None:
-    best: tuple[float, str] | None = None
-    for part in request.headers.get("accept", "").split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            if param.startswith("q="):
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-        name = _BY_MEDIA_TYPE.get(media.lower())
-        if name and q > 0 and (best is None or q > best[0]):
-            best = (q, name)
-    return best[1] if best else None
+def _negotiated(request: Request, whole: bool) -> str:
+    """The export format that fits the Accept header best, among those that can hold what
+    is asked for (the whole dataset: TriG, N-Quads, JSON-LD); a browser's ``*/*`` gets the
+    default (TriG for the dataset, Turtle for a graph).
+
+    Raises:
+        NotAcceptable: no format fits.
+    """
+    names = ("trig", "nq", "jsonld") if whole else ("ttl", "trig", "nq", "nt", "jsonld", "rdfxml")
+    by_media = {rdf_export.MEDIA_TYPES[n]: n for n in names}
+    return by_media[negotiation.require(request.headers.get("accept"), list(by_media))]
 
 
 @router.get("", response_class=Response, responses={
@@ -50,11 +45,14 @@ async def export(
                                         "graph), ttl, nt, rdfxml (one graph); default from "
                                         "Accept, else trig")] = None,
     graph: Annotated[str | None, Query(description="A graph IRI or a short name such as "
-                                       "'ontology'; default: the whole dataset")] = None,
+                                       "'ontology' or 'msg:ontology'; default: the whole "
+                                       "dataset")] = None,
 ) -> Response:
     """Dump the whole dataset or one graph, streamed, in a stable order (the same data always
     gives the same bytes)."""
-    chosen = format or _negotiated(request) or ("ttl" if graph else "trig")
+    if graph is not None:
+        graph = expand(graph)
+    chosen = format or _negotiated(request, whole=graph is None)
     try:
         plan = await run_in_threadpool(rdf_export.plan_export, kb, chosen, graph=graph)
     except rdf_export.NotAcceptable as e:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import negotiation
 from kb.bundled import ONTOLOGY_FILE
 from kb.docs import ontology_html
 
@@ -20,7 +21,8 @@ HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inl
 @router.get("/ontology", response_class=HTMLResponse)
 async def ontology(request: Request) -> Response:
     """The ontology: HTML documentation for browsers, Turtle for `Accept: text/turtle`."""
-    if "text/turtle" in request.headers.get("accept", ""):
+    offers = ["text/html", "text/turtle"]
+    if negotiation.require(request.headers.get("accept"), offers) == "text/turtle":
         return Response(ONTOLOGY_FILE.read_bytes(), media_type="text/turtle",
                         headers={"X-Content-Type-Options": "nosniff"})
     return HTMLResponse(await run_in_threadpool(ontology_html), headers=HEADERS)

@@ -3,6 +3,7 @@ the KB's own IRIs under ``/id/…``), each with an RDF twin by Accept or ``forma
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -10,15 +11,25 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from rdflib import OWL, RDF, RDFS, Graph, URIRef
+from rdflib import OWL, RDF, RDFS, BNode, Graph, URIRef
 from starlette.concurrency import run_in_threadpool
 
+from api import negotiation
 from api.assets import asset
 from api.deps import KB, SettingsDep
 from kb import analytics
 from kb.bundled import COMPETENCY_DIR, ONTOLOGY_FILE
 from kb.errors import KbError, NotFound
-from kb.namespaces import ID, MS, PREFIXES, sparql_prefixes
+from kb.namespaces import (
+    ANALYTICS_GRAPH,
+    ID,
+    INFERRED_GRAPH,
+    MS,
+    PREFIXES,
+    expand,
+    sparql_prefixes,
+)
+from kb.projections import _local
 from kb.queries import load_saved_queries, render
 from kb.store import bind_values
 
@@ -91,15 +102,21 @@ async def index(request: Request, kb: KB, settings: SettingsDep) -> HTMLResponse
         "graphs": len(stats.graphs)}, headers=_headers())
 
 
+RESOURCE_OFFERS = ["text/html", "text/turtle", "application/ld+json", "application/n-triples",
+                   "application/rdf+xml", "application/json"]
+BY_MEDIA = {"text/turtle": "turtle", "application/ld+json": "json-ld",
+            "application/n-triples": "nt", "application/rdf+xml": "xml",
+            "application/json": "json-ld"}
+
+
 @router.get("/resource", include_in_schema=True)
 async def resource(request: Request, kb: KB, iri: str, format: str | None = None) -> Response:
-    """Everything about one IRI: HTML for browsers (every statement in both directions with
-    its source), Turtle, JSON-LD or N-Triples by Accept or `format`."""
-    accept = request.headers.get("accept", "")
-    wanted = RDF_FORMATS.get(format or "") or next(
-        (name for name, media in MEDIA.items() if media in accept), None)
-    if wanted is None and "text/html" not in accept and "application/json" in accept:
-        wanted = "json-ld"
+    """Everything about one IRI (or short name: `country:NL`): HTML for browsers (every
+    statement in both directions with its sources), Turtle, JSON-LD or N-Triples by Accept
+    or `format`."""
+    iri = expand(iri)
+    wanted = RDF_FORMATS.get(format or "") or BY_MEDIA.get(
+        negotiation.require(request.headers.get("accept"), RESOURCE_OFFERS))
     if wanted is not None:
         graph = await run_in_threadpool(
             kb.construct, "CONSTRUCT { ?x ?p ?o . ?s ?q ?x } WHERE { { ?x ?p ?o } UNION "
@@ -108,15 +125,91 @@ async def resource(request: Request, kb: KB, iri: str, format: str | None = None
             raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
         for prefix, namespace in PREFIXES.items():
             graph.bind(prefix, namespace)
-        return Response(graph.serialize(format=wanted), media_type=MEDIA[wanted])
+        return Response(graph.serialize(format=wanted), media_type=MEDIA[wanted],
+                        headers={"Vary": "Accept"})
     try:
         described = await run_in_threadpool(analytics.describe, kb, iri)
+        blanks = await run_in_threadpool(_blank_values, kb, iri)
     except NotFound as e:
         return error_page(request, 404, "Not found", str(e))
     except KbError as e:
         return error_page(request, 422, "Bad request", str(e))
-    return templates.TemplateResponse(request, "resource.html", {"r": described},
-                                      headers=_headers())
+    return templates.TemplateResponse(request, "resource.html", {"r": resource_view(
+        described, blanks)}, headers={**_headers(), "Vary": "Accept"})
+
+
+#: The blank nodes ``?x`` points to (quantities, amounts), described one level down.
+BLANK_VALUES = f"""
+SELECT DISTINCT ?b ?p ?o ?plabel ?olabel WHERE {{
+  ?x ?link ?b FILTER(isBlank(?b)) ?b ?p ?o
+  OPTIONAL {{ ?p <{RDFS.label}> ?plabel FILTER(LANGMATCHES(LANG(?plabel), "en")) }}
+  OPTIONAL {{ ?o <{RDFS.label}> ?olabel }}
+}} ORDER BY ?b ?p ?o LIMIT 2000"""
+
+
+def _blank_values(kb, iri: str) -> dict[str, list[dict[str, object]]]:
+    """Blank node (as ``describe`` names it) -> its statements (property, value)."""
+    nested: dict[str, list[dict[str, object]]] = {}
+    for row in kb.select(BLANK_VALUES, x=URIRef(iri)):
+        value = row["o"]
+        nested.setdefault(str(row["b"]), []).append({
+            "predicate": str(row["p"]), "predicate_label": str(row.get("plabel") or "")
+            or _local(str(row["p"])), "value": str(value),
+            "is_iri": isinstance(value, URIRef), "is_blank": isinstance(value, BNode),
+            "value_label": str(row["olabel"]) if "olabel" in row else None,
+            "language": getattr(value, "language", None)})
+    return nested
+
+
+def resource_view(described: dict, blanks: dict[str, list[dict[str, object]]]) -> dict:
+    """``describe``'s statements arranged for the page: one row per (direction, property),
+    each distinct value once with every source that states it; values that sources state
+    differently set side by side (``disagree``); blank nodes as nested descriptions; types
+    are IRIs only (the reasoner's class expressions are blank nodes); analytics scores left
+    out (derived, not stated by a source)."""
+    rows: dict[tuple[str, str], dict] = {}
+    types: list[str] = []
+    for s in described["statements"]:
+        if s["graph"] == str(ANALYTICS_GRAPH) and s["direction"] == "in":
+            continue  # "score of": a derived number, not a statement about the entity
+        blank = not s["is_iri"] and s["value"] in blanks
+        if s["predicate"] == str(RDF.type) and s["direction"] == "out":
+            if not s["is_iri"]:
+                continue  # an anonymous class expression the reasoner derived
+            if s["value"] not in types:
+                types.append(s["value"])
+        row = rows.setdefault((s["direction"], s["predicate"]), {
+            "direction": s["direction"], "predicate": s["predicate"],
+            "predicate_label": s["predicate_label"], "values": {}})
+        key = ("_:", s["value"]) if blank else (s["value"], s["language"])
+        value = row["values"].setdefault(key, {
+            "value": s["value"], "is_iri": s["is_iri"], "value_label": s["value_label"],
+            "language": s["language"], "nested": blanks.get(s["value"]) if blank else None,
+            "sources": []})
+        source = s["source"] or s["graph"]
+        if source not in value["sources"]:
+            value["sources"].append(source)
+    for row in rows.values():
+        row["values"] = list(row["values"].values())
+        row["disagree"] = _disagree(row["values"])
+    return {"iri": described["iri"], "label": described["label"], "types": types,
+            "rows": list(rows.values())}
+
+
+def _disagree(values: list[dict]) -> bool:
+    """True when sources give different literal values for one property (in one language):
+    two values, each from a source that does not state the other (what the reasoner derived
+    does not count)."""
+    literals = [v for v in values if not v["is_iri"] and v["nested"] is None]
+    inferred = str(INFERRED_GRAPH)
+    for a, b in itertools.combinations(literals, 2):
+        if a["language"] != b["language"]:
+            continue
+        only_a = set(a["sources"]) - set(b["sources"]) - {inferred}
+        only_b = set(b["sources"]) - set(a["sources"]) - {inferred}
+        if only_a and only_b:
+            return True
+    return False
 
 
 @router.get("/id/{path:path}", include_in_schema=False)

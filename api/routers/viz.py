@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import KB
 from kb import viz
 from kb.errors import InvalidParameter, NotFound, QueryError
+from kb.namespaces import PREFIXES, declare_prefixes, expand
 
 router = APIRouter(prefix="/viz", tags=["viz"])
 #: Where a click on a node goes (its IRI appended, URL-encoded; http(s) IRIs only).
@@ -52,14 +53,15 @@ async def entity(kb: KB, iri: str, depth: Annotated[int, Query()] = 1,
     """An entity and its neighbourhood (depth 1-3; a larger depth is refused with 422).
     A click on a node opens its resource page; an "N more" node whose links were not read
     opens that node's own view."""
-    return await run_in_threadpool(_page, viz.entity_view, kb, iri, depth=depth,
+    return await run_in_threadpool(_page, viz.entity_view, kb, expand(iri), depth=depth,
                                    max_nodes=max_nodes, link=LINK, view_link=VIEW_LINK)
 
 
 @router.get("/path", response_class=HTMLResponse)
 async def path(kb: KB, source: str, target: str) -> HTMLResponse:
-    """The explained path between two entities."""
-    return await run_in_threadpool(_page, viz.path_view, kb, source, target, link=LINK)
+    """The explained path between two entities (IRIs or short names: `country:NL`)."""
+    return await run_in_threadpool(_page, viz.path_view, kb, expand(source), expand(target),
+                                   link=LINK)
 
 
 @router.get("/flows", response_class=HTMLResponse)
@@ -68,16 +70,18 @@ async def flows(kb: KB, product: str | None = None, start: str | None = None,
                 ) -> HTMLResponse:
     """Trade flows between countries (and from manufacturers) for a product category
     (IRI) and a period (ISO dates), arrows as wide as the quantity."""
-    return await run_in_threadpool(_page, viz.flows_view, kb, product=product, start=start,
+    return await run_in_threadpool(_page, viz.flows_view, kb,
+                                   product=expand(product) if product else None, start=start,
                                    end=end, max_nodes=max_nodes, link=LINK)
 
 
 @router.get("/query", response_class=HTMLResponse)
 async def query(kb: KB, query: str, max_nodes: MaxNodes = viz.DEFAULT_MAX_NODES
                 ) -> HTMLResponse:
-    """The graph of a CONSTRUCT or DESCRIBE query (400 for other queries)."""
-    return await run_in_threadpool(_page, viz.query_view, kb, query, max_nodes=max_nodes,
-                                   link=LINK)
+    """The graph of a CONSTRUCT or DESCRIBE query (400 for other queries); the KB's
+    prefixes (`country:`, `ms:`…) need no declaration."""
+    return await run_in_threadpool(_page, viz.query_view, kb, declare_prefixes(query, PREFIXES),
+                                   max_nodes=max_nodes,                                   link=LINK)
 
 
 @router.get("/ontology", response_class=HTMLResponse)
