@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KB, SettingsDep
+from api.deps import KB, SettingsDep, client_of
 from kb.bundled import COMPETENCY_DIR
+from kb.engine import _rows as rows_of
 from kb.queries import SavedQuery, find, load_saved_queries, render
 from kb.store import KnowledgeBase
 
@@ -36,9 +37,13 @@ async def list_queries() -> list[dict[str, object]]:
     return [_describe(q) for q in saved()]
 
 
-def _run(kb: KnowledgeBase, q: SavedQuery, overrides: dict[str, str]) -> tuple[list[str], list]:
+def _run(kb: KnowledgeBase, q: SavedQuery, overrides: dict[str, str],
+         client: str | None) -> tuple[list[str], list]:
+    """The rows of ``q`` with its parameters bound; run as ``/sparql`` queries are (a query
+    worker, the timeout, ``client``'s share of the workers), since the values are the user's."""
     bindings = q.bindings(overrides)
-    rows = kb.select(q.text, **{k: _rdflib(v) for k, v in bindings.items()})
+    rows = kb.run(q.text, rows_of, bindings={k: _rdflib(v) for k, v in bindings.items()},
+                  isolated=True, client=client)
     columns = list(dict.fromkeys(k for row in rows for k in row)) or q.expected_vars
     return columns, rows
 
@@ -57,7 +62,7 @@ async def run_query(request: Request, kb: KB, settings: SettingsDep, name: str) 
     (HTML) and carries the header `X-Truncated: <rows kept>` (all formats)."""
     q = find(saved(), name)
     params = {k: v for k, v in request.query_params.items() if not k.startswith("_")}
-    columns, rows = await run_in_threadpool(_run, kb, q, params)
+    columns, rows = await run_in_threadpool(_run, kb, q, params, client_of(request))
     truncated = len(rows) > settings.max_rows
     rows = rows[:settings.max_rows]
     headers = {"X-Truncated": str(len(rows))} if truncated else {}
