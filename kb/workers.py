@@ -83,7 +83,8 @@ INLINE_BYTES = 256 * 1024
 class QueryPool:
     """``size`` worker processes answering ``kb``'s queries, each stopped after ``timeout``
     seconds and capped at ``memory_bytes`` of address space; one client (``client=``, the
-    remote address) holds at most ``per_client`` of them at once. Use ``query`` or
+    remote address) holds at most ``per_client`` of them at once, and at most four queries
+    a worker run or wait (503 beyond). Use ``query`` or
     ``query_async``; ``close`` stops the workers and removes the snapshots."""
 
     def __init__(self, kb: KnowledgeSource, *, size: int, timeout: float,
@@ -110,6 +111,8 @@ class QueryPool:
         self._closed = False
         self._workers: set[_Worker] = set()  # alive, idle or busy
         self._clients: Counter[str] = Counter()  # queries running or waiting, per client
+        self._pending = 0  # queries running or waiting, in all
+        self.max_pending = 4 * size
         self._cache = _ResultCache(cache_bytes)
         for _ in range(size):
             self._idle.put(self._start())
@@ -237,24 +240,31 @@ class QueryPool:
 
     @contextmanager
     def _share(self, client: str | None) -> Iterator[None]:
-        """Count ``client``'s query while it waits or runs; refuse one over its share."""
-        if client is None:
-            yield
-            return
+        """Count a query while it waits or runs: refuse one over ``client``'s share, or
+        over ``max_pending`` in all (the queue is bounded, and so are the threads that
+        wait in it)."""
         with self._holds_lock:
-            if self._clients[client] >= self.per_client:
+            if self._pending >= self.max_pending:
+                raise QueryTimeout(
+                    f"The server is busy: {self._pending} queries are running or waiting for "
+                    f"its {self.size} query workers. Try again later.")
+            if client is not None and self._clients[client] >= self.per_client:
                 raise TooManyQueries(
                     f"Too many queries at once: this client already has {self._clients[client]} "
                     f"running, its share of the {self.size} query workers. Wait for one to "
                     "finish, then try again.", retry_after=max(1, round(self.timeout / 10)))
-            self._clients[client] += 1
+            self._pending += 1
+            if client is not None:
+                self._clients[client] += 1
         try:
             yield
         finally:
             with self._holds_lock:
-                self._clients[client] -= 1
-                if self._clients[client] <= 0:
-                    del self._clients[client]
+                self._pending -= 1
+                if client is not None:
+                    self._clients[client] -= 1
+                    if self._clients[client] <= 0:
+                        del self._clients[client]
 
     def _lost(self, worker: _Worker, lost: _WorkerLost) -> KbError:
         """The error for a worker that timed out or died (it is replaced). Waits for the
