@@ -372,8 +372,12 @@ class QueryPool:
     def close(self) -> None:
         """Stop every worker (waiting for none) and remove the snapshots."""
         self._closed = True
-        for worker in list(self._workers):
-            worker.stop()
+        workers = list(self._workers)
+        for worker in workers:  # all asked at once; a busy one is killed after 2 s
+            worker.ask_to_stop()
+        deadline = time.monotonic() + 2
+        for worker in workers:
+            worker.stop(max(0.0, deadline - time.monotonic()))
         self._workers.clear()
         shutil.rmtree(self._snapshots, ignore_errors=True)
 
@@ -492,12 +496,13 @@ class _Worker:
         self.process.join(5)
         self.conn.close()
 
-    def stop(self) -> None:
-        try:
+    def ask_to_stop(self) -> None:
+        with contextlib.suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
-        self.process.join(2)
+
+    def stop(self, wait: float = 2.0) -> None:
+        self.ask_to_stop()
+        self.process.join(wait)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(2)
@@ -514,14 +519,29 @@ def _format(kind: str, media_type: str) -> ox.RdfFormat | ox.QueryResultsFormat:
 def _snapshot_folder(kb: KnowledgeSource) -> Path:
     """``<store>.snapshots`` next to an on-disk store (hard links need the same file system;
     only the process holding the store's lock uses it, so leftovers of a killed server are
-    cleared), or a new temporary folder for an in-memory store."""
+    cleared), or a new temporary folder for an in-memory store, named with the process id
+    (the folders of processes that no longer run are cleared)."""
     path = getattr(kb.backend, "path", None)
     if path is None:
-        return Path(tempfile.mkdtemp(prefix="kb-snapshots-"))
+        for old in Path(tempfile.gettempdir()).glob("kb-snapshots-*-*"):
+            pid = old.name.split("-")[2]
+            if pid.isdigit() and not _running(int(pid)):  # left by a killed process
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=f"kb-snapshots-{os.getpid()}-"))
     folder = Path(path).with_name(Path(path).name + ".snapshots")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     return folder
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
 
 
 def _remove(path: Path) -> None:

@@ -56,9 +56,10 @@ async def _html_answer(request: Request, kb: KnowledgeBase, query: str,
     formats = ["ttl", "nt", "jsonld", "rdfxml", "trig", "nq"] if result.kind == "graph" else [
         "json", "csv", "tsv", "xml"]
     downloads = [(f, "/sparql?" + urlencode({"format": f, "query": query})) for f in formats]
-    return templates.TemplateResponse(request, "answer.html", {
-        "query": query, "kind": result.kind, "boolean": boolean, "columns": columns,
-        "rows": rows, "total": total, "downloads": downloads},
+    return await run_in_threadpool(  # rendering 10,000 rows takes a while: not on the loop
+        templates.TemplateResponse, request, "answer.html", {
+            "query": query, "kind": result.kind, "boolean": boolean, "columns": columns,
+            "rows": rows, "total": total, "downloads": downloads},
         headers={**_headers(), "Vary": "Accept"})
 
 
