@@ -114,8 +114,10 @@ class QueryPool:
         self._pending = 0  # queries running or waiting, in all
         self.max_pending = 4 * size
         self._cache = _ResultCache(cache_bytes)
-        for _ in range(size):
-            self._idle.put(self._start())
+        workers = [self._start() for _ in range(size)]  # started together, awaited in turn
+        for worker in workers:
+            self._ready(worker)
+            self._idle.put(worker)
 
     # --- snapshots -------------------------------------------------------------------------
 
@@ -347,6 +349,21 @@ class QueryPool:
             with contextlib.suppress(RuntimeError):  # a loop that has closed
                 loop.call_soon_threadsafe(wake.set)
 
+    def _ready(self, worker: _Worker) -> None:
+        """Wait until ``worker`` can take queries (a fresh interpreter takes a second or two
+        to import the engine; that time is not the first query's)."""
+        try:
+            ready = worker.conn.poll(60) and worker.conn.recv() == ("ready",)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            worker.kill()
+            raise QueryError(
+                "A query worker process could not start"
+                + (f" within {self.memory_bytes / 2**20:,.0f} MB of memory "
+                   "(KB_QUERY_MEMORY_BYTES is too small for the engine and the data)"
+                   if self.memory_bytes else ""))
+
     def _start(self) -> _Worker:
         worker = _Worker(self._context, self.memory_bytes)
         self._workers.add(worker)
@@ -362,6 +379,12 @@ class QueryPool:
             if self._closed:
                 return
             fresh = self._start()
+            try:
+                self._ready(fresh)
+            except KbError:
+                fresh.kill()
+                self._workers.discard(fresh)
+                return
             if self._closed:
                 fresh.kill()
             else:
@@ -582,6 +605,9 @@ def serve(conn: Connection, memory_bytes: int = 0) -> None:
     if parent is not None:  # a killed server takes its workers with it, mid-query or not
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
     threading.stack_size(ENGINE_STACK_BYTES)  # deep queries need a deep stack
+    import kb.backends  # noqa: F401  (the imports of the first query, before "ready")
+
+    conn.send(("ready",))
     thread = threading.Thread(target=_serve_requests, args=(conn,), name="kb-query")
     thread.start()
     thread.join()

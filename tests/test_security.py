@@ -583,9 +583,10 @@ def test_a_runaway_query_does_not_block_other_clients(runaway_server: Live) -> N
             pool.submit(_swallow, httpx.get, f"{url}/sparql", params={"query": RUNAWAY}, timeout=6)
         time.sleep(0.5)
         latencies = []
-        for _ in range(10):
+        for _ in range(10):  # from another client (address): the first holds its share
             started = time.monotonic()
-            r = httpx.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"}, timeout=5)
+            with client_at("127.0.0.5", timeout=5) as http:
+                r = http.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"})
             latencies.append(time.monotonic() - started)
             assert r.status_code == 200
         assert sorted(latencies)[5] < 0.2 and max(latencies) < 1.0, latencies
