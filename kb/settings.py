@@ -43,8 +43,9 @@ class Settings:
         "for an in-memory store, a copy of the data"})
     query_workers_per_client: int = field(default=0, metadata={
         "env": "KB_QUERY_WORKERS_PER_CLIENT", "help":
-        "query workers one client (remote address) may hold at once; beyond, 429 with "
-        "Retry-After (0: half the workers, at least one)"})
+        "queries one client (remote address) may have running or waiting at once; beyond, "
+        "429 with Retry-After (0: a quarter of the workers, at least one; behind a reverse "
+        "proxy every client has the proxy's address)"})
     io_timeout: float = field(default=30.0, metadata={"env": "KB_IO_TIMEOUT", "help":
         "seconds a request body may stall, or an answer wait for a client that does not "
         "read it, before the server hangs up"})

@@ -97,7 +97,7 @@ class QueryPool:
         self.timeout = timeout
         self.max_result_bytes = max_result_bytes
         self.memory_bytes = memory_bytes
-        self.per_client = per_client or max(1, size // 2)
+        self.per_client = per_client or max(1, size // 4)
         self._context = multiprocessing.get_context("spawn")  # no copy of the server's threads
         # Last in, first out: the worker that answered last has the warmest caches.
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()

@@ -838,7 +838,8 @@ def bounded_server(tmp_path: Path) -> Iterator[Live]:
     """A server with a 3 s query timeout, 4 workers of at most 1 GB each (2 per client),
     and 2 s for a stalled body or an unread answer (killed at the end)."""
     with live(_make_store(tmp_path), query_timeout="3", query_workers="4",
-              query_memory_bytes=str(1024 * MIB), io_timeout="2") as s:
+              query_workers_per_client="2", query_memory_bytes=str(1024 * MIB),
+              io_timeout="2") as s:
         yield s
 
 
