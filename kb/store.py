@@ -144,6 +144,11 @@ class KnowledgeBase:
         scan = safety.check_sparql(
             sparql, max_bytes=limit, allow_hosts=self.settings.allow_hosts, kind=kind
         )
+        self._check_dataset(scan)
+        return scan
+
+    def _check_dataset(self, scan: safety.SparqlScan) -> None:
+        """Refuse FROM/USING graphs that are neither here nor on an allowed host."""
         if scan.dataset_iris:
             local = set(self.graphs())
             for iri in scan.dataset_iris:
@@ -155,7 +160,6 @@ class KnowledgeBase:
                         "are not fetched unless the host is allow-listed; list the graphs "
                         "with `kb stats`"
                     )
-        return scan
 
     def run(
         self,
@@ -248,7 +252,13 @@ class KnowledgeBase:
             return await asyncio.to_thread(self.query, sparql, format=format,
                                            default_graph=default_graph,
                                            named_graphs=named_graphs, bindings=bindings)
-        scan = await asyncio.to_thread(self.check_query, sparql)
+        if len(sparql) <= 2048:  # scanned in microseconds; the graph list is read on a thread
+            scan = safety.check_sparql(sparql, max_bytes=self.settings.max_query_bytes,
+                                       allow_hosts=self.settings.allow_hosts, kind="query")
+            if scan.dataset_iris:
+                await asyncio.to_thread(self._check_dataset, scan)
+        else:
+            scan = await asyncio.to_thread(self.check_query, sparql)
         default_graph, named_graphs = _dataset(scan, default_graph, named_graphs)
         if bindings:
             sparql = bind_values(sparql, bindings)

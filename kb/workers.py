@@ -76,6 +76,8 @@ KINDS = ("select", "ask", "graph")
 # The worker's answers: ("ok", kind, media type, size) followed by the answer's bytes,
 # ("format", kind), ("too-large",), ("memory",) and ("error", exception).
 Reply = tuple
+#: How much lower than the server the query workers run (``os.nice``).
+WORKER_NICENESS = 10
 #: Answers smaller than this are read on the event loop; larger ones on a thread.
 INLINE_BYTES = 256 * 1024
 
@@ -240,6 +242,12 @@ class QueryPool:
                tuple(media.items()))
         return request, key
 
+    def _over_share(self, client: str) -> TooManyQueries:
+        return TooManyQueries(
+            f"Too many queries at once: this client already has {self._clients[client]} "
+            f"running, its share of the {self.size} query workers. Wait for one to finish, "
+            "then try again.", retry_after=max(1, round(self.timeout / 10)))
+
     @contextmanager
     def _share(self, client: str | None) -> Iterator[None]:
         """Count a query while it waits or runs: refuse one over ``client``'s share, or
@@ -251,10 +259,7 @@ class QueryPool:
                     f"The server is busy: {self._pending} queries are running or waiting for "
                     f"its {self.size} query workers. Try again later.")
             if client is not None and self._clients[client] >= self.per_client:
-                raise TooManyQueries(
-                    f"Too many queries at once: this client already has {self._clients[client]} "
-                    f"running, its share of the {self.size} query workers. Wait for one to "
-                    "finish, then try again.", retry_after=max(1, round(self.timeout / 10)))
+                raise self._over_share(client)
             self._pending += 1
             if client is not None:
                 self._clients[client] += 1
@@ -599,6 +604,9 @@ def serve(conn: Connection, memory_bytes: int = 0) -> None:
 
     if memory_bytes:  # an allocation past it fails: the engine aborts, Python raises
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # Below the server's priority: however hard the queries work, the event loop (cached
+    # answers, pages, /health, other clients' requests) gets the processor first.
+    os.nice(WORKER_NICENESS)
     # Ctrl-C in a terminal reaches the whole process group: the server stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
