@@ -65,9 +65,10 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["meta"])
     def health(kb: KB) -> dict[str, object]:
-        """Liveness, and how much the store holds."""
-        return {"ok": True, "store": kb.backend.location, "triples": len(kb),
-                "graphs": len(kb.graphs())}
+        """Liveness, the kind of store (disk, memory or remote: never where it is), and how
+        much it holds."""
+        kind = "remote" if not kb.is_local else "memory" if kb.backend.path is None else "disk"  # type: ignore[union-attr]
+        return {"ok": True, "store": kind, "triples": len(kb), "graphs": len(kb.graphs())}
 
     return app
 

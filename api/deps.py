@@ -20,5 +20,10 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def client_of(request: Request | None) -> str | None:
+    """Who asks, for the query workers' fair share: the remote address."""
+    return request.client.host if request is not None and request.client else None
+
+
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

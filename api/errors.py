@@ -46,6 +46,7 @@ STATUS_FOR: list[tuple[type[errors.KbError], int]] = [
     (errors.NotFound, 404),
     (errors.InvalidParameter, 422),
     (errors.ValidationFailed, 422),
+    (errors.TooManyQueries, 429),
     (errors.QueryTimeout, 503),
     (errors.StoreError, 503),
 ]
@@ -75,6 +76,8 @@ async def kb_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.KbError)
     status = status_for(exc)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if isinstance(exc, errors.TooManyQueries):
+        headers = {"Retry-After": str(exc.retry_after)}
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="medsupply-kb"'}
     return JSONResponse(error_body(exc, status), status_code=status, headers=headers)

@@ -3,9 +3,17 @@
 uvicorn never times out a connection that sends nothing, or that trickles its request head
 one header line at a time: ``timeout_keep_alive`` only starts after a response (uvicorn issue
 #157, PR #1192). Thousands of such sockets cost file descriptors and memory, and with
-``--limit-concurrency`` they lock everyone else out. This protocol gives every request head
-(the request line and headers) ``header_timeout`` seconds to arrive completely, counted from
-the connection's opening or the end of the previous response; then the connection is closed.
+``--limit-concurrency`` they lock everyone else out. Nor does it time out a request body that
+stops arriving, or an answer the client does not read (the transport buffers the whole
+answer: 52 MB a client). This protocol closes the connection when
+
+* a request head (the request line and headers) takes longer than ``header_timeout`` seconds
+  to arrive completely, counted from the connection's opening or the end of the previous
+  response;
+* a request body stalls: no byte of it for ``io_timeout`` seconds (while the application
+  reads; a slow application is not the client's fault);
+* an answer cannot be written for ``io_timeout`` seconds because the client does not read:
+  the connection is aborted and the buffered answer freed.
 """
 
 from __future__ import annotations
@@ -15,16 +23,19 @@ import asyncio
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
-def protocol_with_header_timeout(seconds: float) -> type[H11Protocol]:
+def protocol_with_header_timeout(seconds: float, io_timeout: float = 30.0) -> type[H11Protocol]:
     """An h11 protocol class that closes connections whose request head takes longer than
-    ``seconds`` to arrive."""
+    ``seconds`` to arrive, or whose body or answer stalls for ``io_timeout`` seconds."""
 
     class HeaderTimeoutProtocol(H11Protocol):
         header_timeout = seconds
+        stall_timeout = io_timeout
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
             super().connection_made(transport)  # type: ignore[arg-type]
             self._head_timer: asyncio.TimerHandle | None = None
+            self._body_timer: asyncio.TimerHandle | None = None
+            self._write_timer: asyncio.TimerHandle | None = None
             self._arm()
 
         def _arm(self) -> None:
@@ -43,10 +54,49 @@ def protocol_with_header_timeout(seconds: float) -> type[H11Protocol]:
             if self.cycle is self._waiting_for and not self.transport.is_closing():
                 self.transport.close()  # no complete request head in time
 
+        def _arm_body(self) -> None:
+            """(Re)start the body timer while the request's body is still coming."""
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body and not cycle.response_complete:
+                self._body_timer = self.loop.call_later(self.stall_timeout, self._body_timeout)
+
+        def _body_timeout(self) -> None:
+            self._body_timer = None
+            cycle = self.cycle
+            if cycle is None or not cycle.more_body or self.transport.is_closing():
+                return
+            if self.flow.read_paused:  # the application has not read what came: not stalled
+                self._arm_body()
+                return
+            self.transport.close()  # the application sees the client leave
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._arm_body()
+
         def handle_events(self) -> None:
             super().handle_events()
             if self._head_timer is not None and self.cycle is not self._waiting_for:
                 self._disarm()  # the head arrived
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if self._write_timer is None:
+                self._write_timer = self.loop.call_later(self.stall_timeout, self._write_timeout)
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._write_timer is not None:
+                self._write_timer.cancel()
+                self._write_timer = None
+
+        def _write_timeout(self) -> None:
+            self._write_timer = None
+            if self.flow.write_paused:
+                self.transport.abort()  # drop the unread answer: the client does not read
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -55,6 +105,10 @@ def protocol_with_header_timeout(seconds: float) -> type[H11Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            for timer in (self._body_timer, self._write_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._body_timer = self._write_timer = None
             super().connection_lost(exc)
 
     return HeaderTimeoutProtocol

@@ -7,7 +7,8 @@ from pathlib import Path
 from kb.namespaces import ONTOLOGY_GRAPH
 
 ROOT = Path(__file__).resolve().parent.parent
-ONTOLOGY_DIR = ROOT / "ontology"
+_INSTALLED = Path(__file__).resolve().parent / "ontology"  # in a wheel (see pyproject.toml)
+ONTOLOGY_DIR = _INSTALLED if _INSTALLED.is_dir() else ROOT / "ontology"
 ONTOLOGY_FILE = ONTOLOGY_DIR / "medsupply.ttl"
 SHAPES_FILE = ONTOLOGY_DIR / "shapes.ttl"
 CONTEXT_FILE = ONTOLOGY_DIR / "context.jsonld"

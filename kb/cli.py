@@ -891,7 +891,8 @@ def serve(obj: _Context, host: str, port: int, access_log: bool) -> None:
         click.echo(f"Serving {obj.settings.store} on http://{host}:{port}/", err=True)
         uvicorn.run(create_app(kb), host=host, port=port, log_level="info", access_log=access_log,
                     timeout_graceful_shutdown=5,
-                    http=protocol_with_header_timeout(obj.settings.header_timeout))
+                    http=protocol_with_header_timeout(obj.settings.header_timeout,
+                                                      obj.settings.io_timeout))
     finally:
         stopping = True
         kb.close()

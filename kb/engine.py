@@ -93,6 +93,13 @@ class Result:
         return self.format.media_type
 
 
+def parse_result(result: Result) -> object:
+    """A serialized answer read back as the engine's objects (what ``run`` hands ``consume``)."""
+    if result.kind == "graph":
+        return ox.parse(result.data, format=result.format)  # type: ignore[arg-type]
+    return ox.parse_query_results(result.data, format=result.format)  # type: ignore[arg-type]
+
+
 def _rows(raw: object) -> list[Row]:
     if not isinstance(raw, ox.QuerySolutions):
         raise QueryError(f"a SELECT query is needed here; this is {result_kind(raw)}")
@@ -119,5 +126,5 @@ def _graph(raw: object) -> Graph:
     return g
 
 
-__all__ = ["ENGINE_STACK_BYTES", "FormatChoice", "Result", "Row", "result_kind",
-           "run_in_engine_thread"]
+__all__ = ["ENGINE_STACK_BYTES", "FormatChoice", "Result", "Row", "parse_result",
+           "result_kind", "run_in_engine_thread"]

@@ -7,6 +7,7 @@ KbError
   │                      too large, too deeply nested)
   ├── QueryTimeout       a query ran past its time limit and was stopped
   ├── ResultTooLarge     a query's answer is larger than the server returns
+  ├── TooManyQueries     a client already holds its share of the query workers
   ├── StoreError         the store could not be opened or reached
   ├── NotFound           no such resource or graph in the store
   ├── InvalidParameter   an argument has a value that cannot be used (names the parameter)
@@ -62,6 +63,14 @@ class QueryTimeout(KbError):
 
 class ResultTooLarge(KbError):
     """A query's answer is larger than the server returns."""
+
+
+class TooManyQueries(KbError):
+    """A client already holds its share of the query workers; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoreError(KbError):

@@ -48,7 +48,7 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from kb.errors import InvalidParameter, KbError, NotFound
+from kb.errors import InvalidParameter, KbError, LoadError, NotFound
 from kb.formats import rdf_format
 from kb.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES
 
@@ -495,8 +495,9 @@ def load_context() -> dict:
 
     try:
         context = dict(json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))["@context"])
-    except (OSError, ValueError, KeyError, TypeError):
-        context = {}
+    except (OSError, ValueError, KeyError, TypeError) as e:  # a broken installation
+        raise LoadError(f"the JSON-LD context cannot be read ({type(e).__name__}: {e}); "
+                        "reinstall medsupply-kb", path=CONTEXT_FILE.name) from e
     for prefix, namespace in PREFIXES.items():
         context.setdefault(prefix, namespace)
     return context

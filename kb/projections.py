@@ -28,6 +28,7 @@ named graph holding the statement). Edges are keyed by predicate IRI.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,19 +73,31 @@ SYSTEM_GRAPHS = (str(LOADS_GRAPH), str(INFERRED_GRAPH), str(ANALYTICS_GRAPH), st
 #: Where a reported aggregate goes when the figure names no destination.
 WORLD = "https://w3id.org/medsupply-kb/id/place/world"
 
-_cache: dict[tuple, object] = {}
-
-
 def _cached(kb: Any, key: tuple, compute: Callable[[], object]) -> Any:
-    """``compute()`` once per store version: keyed by the store object, its location and
-    ``kb.generation`` (bumped on every write), so a repeated call costs nothing until the
-    data changes."""
-    full = (id(kb), kb.backend.location, kb.generation, *key)
-    if full not in _cache:
-        if len(_cache) > 64:
-            _cache.clear()
-        _cache[full] = compute()
-    return _cache[full]
+    """``compute()`` once per store version, in a cache that belongs to ``kb`` (it goes
+    with it; another store never sees it). The key holds ``kb.generation`` (bumped on every
+    write) read *before* ``compute`` reads the store, so a write meanwhile files the answer
+    under the older generation, never a stale one under the newer; an answer finished after
+    a newer one was cached neither replaces nor clears it. A remote store's generation
+    misses other clients' writes: nothing is cached for it."""
+    if not kb.is_local:
+        return compute()
+    lock, cache = kb.__dict__.setdefault("_projection_cache", (threading.Lock(), {}))
+    generation = kb.generation
+    full = (generation, *key)
+    with lock:
+        if full in cache:
+            return cache[full]
+    value = compute()
+    with lock:
+        newest = max((k[0] for k in cache), default=generation)
+        if generation >= newest:
+            for old in [k for k in cache if k[0] < generation]:
+                del cache[old]
+            if len(cache) >= 64:
+                cache.clear()
+            cache[full] = value
+    return value
 
 
 def _local(iri: str) -> str:

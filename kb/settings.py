@@ -36,6 +36,19 @@ class Settings:
     query_workers: int = field(default=4, metadata={"env": "KB_QUERY_WORKERS", "help":
         "worker processes the server runs SPARQL queries in (0: in the server process, "
         "which cannot stop a runaway query)"})
+    query_memory_bytes: int = field(default=2 * 1024 * 1024 * 1024, metadata={
+        "env": "KB_QUERY_MEMORY_BYTES", "help":
+        "address space each query worker may use, in bytes (a query needing more is stopped "
+        "with 413 and its worker replaced; 0: no cap). Holds the engine, its 256 MB stack and, "
+        "for an in-memory store, a copy of the data"})
+    query_workers_per_client: int = field(default=0, metadata={
+        "env": "KB_QUERY_WORKERS_PER_CLIENT", "help":
+        "queries one client (remote address) may have running or waiting at once; beyond, "
+        "429 with Retry-After (0: a quarter of the workers, at least one; behind a reverse "
+        "proxy every client has the proxy's address)"})
+    io_timeout: float = field(default=30.0, metadata={"env": "KB_IO_TIMEOUT", "help":
+        "seconds a request body may stall, or an answer wait for a client that does not "
+        "read it, before the server hangs up"})
     max_result_bytes: int = field(default=64 * 1024 * 1024, metadata={
         "env": "KB_MAX_RESULT_BYTES", "help":
         "largest answer /sparql returns, in bytes (413 beyond; /export serves dumps)"})

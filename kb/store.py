@@ -34,6 +34,7 @@ from kb.engine import (
     _checked_format,
     _graph,
     _rows,
+    parse_result,
     result_kind,
     run_in_engine_thread,
 )
@@ -143,6 +144,11 @@ class KnowledgeBase:
         scan = safety.check_sparql(
             sparql, max_bytes=limit, allow_hosts=self.settings.allow_hosts, kind=kind
         )
+        self._check_dataset(scan)
+        return scan
+
+    def _check_dataset(self, scan: safety.SparqlScan) -> None:
+        """Refuse FROM/USING graphs that are neither here nor on an allowed host."""
         if scan.dataset_iris:
             local = set(self.graphs())
             for iri in scan.dataset_iris:
@@ -154,7 +160,6 @@ class KnowledgeBase:
                         "are not fetched unless the host is allow-listed; list the graphs "
                         "with `kb stats`"
                     )
-        return scan
 
     def run(
         self,
@@ -164,17 +169,26 @@ class KnowledgeBase:
         default_graph: list[str] | None = None,
         named_graphs: list[str] | None = None,
         bindings: Mapping[str, Node | ox.NamedNode | ox.Literal] | None = None,
+        isolated: bool = False,
+        client: str | None = None,
     ) -> T:
         """Run a SPARQL query and hand the engine's result to ``consume``, on the engine
         thread that ran it (pyoxigraph results may not cross threads), returning what
         ``consume`` returns. The default graph is the union of all named graphs unless
         ``default_graph`` lists the graphs to use. ``bindings`` bind variables to terms
-        (never spliced into the query text).
+        (never spliced into the query text). ``isolated`` (for query text from a user):
+        with query workers, the query runs in one as ``query`` does (timeout, memory and
+        size caps, ``client``'s fair share), and ``consume`` gets the answer parsed back.
 
         Raises:
             QueryRefused: the query asks for remote data or is too large or too deep.
             QueryError: the query does not parse (with line and column) or fails.
         """
+        if isolated and self._pool is not None:
+            result = self.query(sparql, default_graph=default_graph, named_graphs=named_graphs,
+                                bindings=bindings, client=client)
+            with _engine_errors():
+                return consume(parse_result(result))
         default_graph, named_graphs = _dataset(self.check_query(sparql), default_graph,
                                                named_graphs)
         if bindings:
@@ -199,7 +213,7 @@ class KnowledgeBase:
     def query(self, sparql: str, *, format: FormatChoice = None,
               default_graph: list[str] | None = None, named_graphs: list[str] | None = None,
               bindings: Mapping[str, Node | ox.NamedNode | ox.Literal] | None = None,
-              in_process: bool = False) -> Result:
+              in_process: bool = False, client: str | None = None) -> Result:
         """Run a query and serialize its answer with the engine (no per-row Python).
 
         ``format`` is a format name or object, or a function from the result kind
@@ -224,23 +238,34 @@ class KnowledgeBase:
             sparql = bind_values(sparql, bindings)
         with _engine_errors(sparql, self.prefixes):
             return self._pool.query(sparql, _checked_format(format), default_graph=default_graph,
-                                    named_graphs=named_graphs)
+                                    named_graphs=named_graphs, client=client)
 
     async def query_async(self, sparql: str, *, format: FormatChoice = None,
                           default_graph: list[str] | None = None,
-                          named_graphs: list[str] | None = None) -> Result:
+                          named_graphs: list[str] | None = None,
+                          bindings: Mapping[str, Node | ox.NamedNode | ox.Literal] | None = None,
+                          client: str | None = None) -> Result:
         """``query`` for an event loop (the server): with query workers the answer is awaited
-        without tying up a thread; without, ``query`` runs on a thread."""
+        without tying up a thread, and nothing that may wait (the check of FROM graphs, a
+        new snapshot) runs on the loop; without workers, ``query`` runs on a thread."""
         if self._pool is None:
             return await asyncio.to_thread(self.query, sparql, format=format,
                                            default_graph=default_graph,
-                                           named_graphs=named_graphs)
-        default_graph, named_graphs = _dataset(self.check_query(sparql), default_graph,
-                                               named_graphs)
+                                           named_graphs=named_graphs, bindings=bindings)
+        if len(sparql) <= 2048:  # scanned in microseconds; the graph list is read on a thread
+            scan = safety.check_sparql(sparql, max_bytes=self.settings.max_query_bytes,
+                                       allow_hosts=self.settings.allow_hosts, kind="query")
+            if scan.dataset_iris:
+                await asyncio.to_thread(self._check_dataset, scan)
+        else:
+            scan = await asyncio.to_thread(self.check_query, sparql)
+        default_graph, named_graphs = _dataset(scan, default_graph, named_graphs)
+        if bindings:
+            sparql = bind_values(sparql, bindings)
         with _engine_errors(sparql, self.prefixes):
             return await self._pool.query_async(sparql, _checked_format(format),
                                                 default_graph=default_graph,
-                                                named_graphs=named_graphs)
+                                                named_graphs=named_graphs, client=client)
 
     def start_query_workers(self, size: int | None = None) -> None:
         """From now on, run ``query`` in ``size`` worker processes (``settings.query_workers``
@@ -253,7 +278,9 @@ class KnowledgeBase:
 
         self._pool = QueryPool(self, size=size, timeout=self.settings.query_timeout,
                                max_result_bytes=self.settings.max_result_bytes,
-                               cache_bytes=self.settings.result_cache_bytes)
+                               cache_bytes=self.settings.result_cache_bytes,
+                               memory_bytes=self.settings.query_memory_bytes,
+                               per_client=self.settings.query_workers_per_client)
 
     def select(self, sparql: str, **bindings: Node) -> list[Row]:
         """SELECT rows as dicts of rdflib terms (unbound variables left out)."""

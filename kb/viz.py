@@ -767,9 +767,10 @@ def _types(kb, iris: list[str]) -> dict[str, list[str]]:
 
 
 def query_view(kb, sparql: str, *, link: str | None = None,
-               max_nodes: int = DEFAULT_MAX_NODES) -> str:
+               max_nodes: int = DEFAULT_MAX_NODES, client: str | None = None) -> str:
     """The graph of a CONSTRUCT or DESCRIBE query: resources as nodes (labels and types as
-    their attributes), other literals as small nodes of their own.
+    their attributes), other literals as small nodes of their own. The query is the user's:
+    it runs as ``/sparql`` queries do (a query worker, its timeout, ``client``'s share).
 
     Raises:
         QueryError: the query does not parse, fails, or is not CONSTRUCT/DESCRIBE.
@@ -790,7 +791,7 @@ def query_view(kb, sparql: str, *, link: str | None = None,
             out.append((t.subject, t.predicate.value, t.object))
         return out
 
-    triples = kb.run(sparql, consume)
+    triples = kb.run(sparql, consume, isolated=True, client=client)  # a query worker
     g = nx.MultiDiGraph()
 
     def node(term: object) -> str:

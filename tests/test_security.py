@@ -143,12 +143,13 @@ class Live:
 
 
 @contextlib.contextmanager
-def live(store: Path, **settings: str) -> Iterator[Live]:
-    """``kb serve`` over ``store`` with ``KB_*`` settings; killed (SIGKILL) at the end so that
-    a query still running cannot hold up the suite."""
+def live(store: Path, environ: dict[str, str] | None = None, **settings: str) -> Iterator[Live]:
+    """``kb serve`` over ``store`` with ``KB_*`` settings (and other ``environ`` variables);
+    killed (SIGKILL) at the end so that a query still running cannot hold up the suite."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     env.update({f"KB_{k.upper()}": v for k, v in settings.items()})
+    env.update(environ or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "kb", "--store", str(store), "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -582,9 +583,10 @@ def test_a_runaway_query_does_not_block_other_clients(runaway_server: Live) -> N
             pool.submit(_swallow, httpx.get, f"{url}/sparql", params={"query": RUNAWAY}, timeout=6)
         time.sleep(0.5)
         latencies = []
-        for _ in range(10):
+        for _ in range(10):  # from another client (address): the first holds its share
             started = time.monotonic()
-            r = httpx.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"}, timeout=5)
+            with client_at("127.0.0.5", timeout=5) as http:
+                r = http.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"})
             latencies.append(time.monotonic() - started)
             assert r.status_code == 200
         assert sorted(latencies)[5] < 0.2 and max(latencies) < 1.0, latencies
@@ -785,3 +787,274 @@ def test_letters_beyond_ascii_in_a_query_are_a_400_not_a_crash(server: Live) -> 
         assert r.status_code in (200, 400), (query, r.status_code)
     r = httpx.get(f"{server.url}/sparql", params={"query": "SELECT ?À WHERE { ?À ?p ?o } LIMIT 1"})
     assert r.status_code == 200
+
+
+# === 5. One bounded path: every user query in a worker, fair shares, slow clients ===========
+#
+# Each attack runs against a live server, bounded in time; while it runs, /health must still
+# answer (a liveness check with a generous timeout, not a speed measurement). Clients are told
+# apart by their address: loopback has all of 127.0.0.0/8, so each "client" binds its own.
+
+MIB = 1024 * 1024
+# A cartesian COUNT inside a CONSTRUCT: seconds to hours of work, nothing to stream meanwhile.
+RUNAWAY_VIEW = ("CONSTRUCT { ?a <urn:count> ?n } WHERE { { SELECT (COUNT(*) AS ?n) WHERE { "
+                "?a1 ?b1 ?c1 . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o . ?q ?r ?t . ?u ?v ?w } } "
+                "?a ?b ?c } LIMIT 1")
+
+
+def _memory_bomb(doublings: int) -> str:
+    """A 1 KB string doubled ``doublings`` times with CONCAT (21: 2 GB), in a 2 KB query."""
+    binds = " ".join(f"BIND(CONCAT(?s{i}, ?s{i}) AS ?s{i + 1})" for i in range(doublings))
+    seed = "x" * 1000
+    return f'SELECT (STRLEN(?s{doublings}) AS ?n) WHERE {{ BIND("{seed}" AS ?s0) {binds} }}'
+
+
+def _big_answer(rows_per_side: int = 250) -> str:
+    """A SELECT of rows_per_side² rows built from VALUES (no data needed): 62,500 rows,
+    about 8 MB of SPARQL JSON at the default."""
+    values = " ".join(f'"value-{i:05d}-padding-padding"' for i in range(rows_per_side))
+    return f"SELECT ?x ?y WHERE {{ VALUES ?x {{ {values} }} VALUES ?y {{ {values} }} }}"
+
+
+def client_at(address: str, timeout: float = 30.0) -> httpx.Client:
+    """An HTTP client whose requests come from ``address`` (a 127.x.y.z loopback address)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=timeout)
+
+
+def assert_health(url: str) -> None:
+    """/health answers, and in time (10 s at most: a liveness check, not a benchmark)."""
+    r = httpx.get(f"{url}/health", timeout=10)
+    assert r.status_code == 200 and r.json()["ok"] is True
+
+
+def _a_graph(url: str) -> str:
+    r = httpx.get(f"{url}/sparql", params={"query": "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } "
+                                           "ORDER BY ?g LIMIT 1"}, timeout=20)
+    return r.json()["results"]["bindings"][0]["g"]["value"]
+
+
+@pytest.fixture
+def bounded_server(tmp_path: Path) -> Iterator[Live]:
+    """A server with a 3 s query timeout, 4 workers of at most 1 GB each (2 per client),
+    and 2 s for a stalled body or an unread answer (killed at the end)."""
+    with live(_make_store(tmp_path), query_timeout="3", query_workers="4",
+              query_workers_per_client="2", query_memory_bytes=str(1024 * MIB),
+              io_timeout="2") as s:
+        yield s
+
+
+@pytest.mark.reliability
+def test_a_runaway_graph_view_is_stopped_at_the_timeout(bounded_server: Live) -> None:
+    """/viz/query runs the user's CONSTRUCT in a query worker: 503 at the timeout (it used to
+    run in the server process with no limit, for hours)."""
+    url = bounded_server.url
+    r = httpx.get(f"{url}/viz/query", params={"query": RUNAWAY_VIEW}, timeout=20)
+    assert r.status_code == 503 and "timeout" in r.text.lower()
+    good = httpx.get(f"{url}/viz/query", params={
+        "query": "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } LIMIT 5"}, timeout=20)
+    assert good.status_code == 200 and "<html" in good.text.lower()
+    bad = httpx.get(f"{url}/viz/query", params={"query": "SELECT * WHERE { ?s ?p ?o }"},
+                    timeout=20)
+    assert bad.status_code == 400 and "CONSTRUCT" in bad.text
+    bounded_server.assert_alive()
+
+
+@pytest.mark.reliability
+def test_a_flood_of_runaway_views_and_a_from_query_leave_the_server_up_and_stoppable(
+        bounded_server: Live) -> None:
+    """Twenty clients each send a runaway /viz/query (it used to fill the engine's 16
+    threads), then one sends a query with FROM (which used to block the event loop behind
+    them): /health and static files still answer, every request gets an answer, and SIGTERM
+    still stops the server."""
+    url = bounded_server.url
+    from_query = f"SELECT ?o FROM <{_a_graph(url)}> WHERE {{ ?s ?p ?o }} LIMIT 1"
+    statuses: list[int] = []
+
+    def view(i: int) -> None:
+        with client_at(f"127.0.0.{10 + i}") as http:
+            statuses.append(http.get(f"{url}/viz/query", params={"query": RUNAWAY_VIEW}).status_code)
+
+    with ThreadPoolExecutor(21) as pool:
+        views = [pool.submit(view, i) for i in range(20)]
+        time.sleep(0.5)
+        with client_at("127.0.0.99") as http:
+            r = http.get(f"{url}/sparql", params={"query": from_query})
+            assert r.status_code in (200, 503), r.text  # answered, or told the workers are busy
+        assert_health(url)
+        assert httpx.get(f"{url}/static/style.css", timeout=10).status_code == 200
+        for f in views:
+            f.result(timeout=60)
+    assert len(statuses) == 20 and set(statuses) <= {503}, statuses
+    assert_health(url)
+    with ThreadPoolExecutor(8) as pool:  # SIGTERM in the middle of another flood
+        for i in range(8):
+            pool.submit(_swallow, view, i)
+        time.sleep(0.5)
+        bounded_server.process.send_signal(signal.SIGTERM)
+        assert bounded_server.process.wait(20) == 0
+
+
+@pytest.mark.reliability
+def test_a_memory_bomb_is_refused_and_costs_one_worker(tmp_path: Path) -> None:
+    """A 2 KB query doubling a string 21 times (2 GB; it used to abort the whole server):
+    413 naming the memory cap, the worker is replaced, the server lives. (A long timeout:
+    the workers run at a lower priority, and the machine may be busy.)"""
+    with live(_make_store(tmp_path), query_timeout="60",
+              query_memory_bytes=str(1024 * MIB)) as server:
+        _memory_bomb_is_refused(server)
+
+
+def _memory_bomb_is_refused(bounded_server: Live) -> None:
+    url = bounded_server.url
+    with ThreadPoolExecutor(1) as pool:
+        bomb = pool.submit(httpx.get, f"{url}/sparql", params={"query": _memory_bomb(21)},
+                           timeout=90)
+        assert_health(url)
+        r = bomb.result()
+    assert r.status_code == 413, r.text
+    assert "memory" in r.json()["error"] and "1,024 MB" in r.json()["error"]
+    small = httpx.get(f"{url}/sparql", params={"query": _memory_bomb(3)}, timeout=30)
+    assert small.status_code == 200 and small.json()["results"]["bindings"][0]["n"]["value"] == "8000"
+    bounded_server.assert_alive()
+
+
+@pytest.mark.reliability
+def test_a_greedy_client_gets_429_and_the_others_are_served(bounded_server: Live) -> None:
+    """One client sends four runaway queries at once: two run (its share of the four
+    workers), two get 429 with Retry-After at once; another client is answered meanwhile."""
+    url = bounded_server.url
+
+    def greedy() -> httpx.Response:
+        with client_at("127.0.0.2") as http:
+            return http.get(f"{url}/sparql", params={"query": RUNAWAY})
+
+    with ThreadPoolExecutor(4) as pool:
+        floods = [pool.submit(greedy) for _ in range(4)]
+        time.sleep(0.5)
+        with client_at("127.0.0.3") as http:
+            for _ in range(3):
+                r = http.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"})
+                assert r.status_code == 200 and r.json()["boolean"] is True
+        assert_health(url)
+        answers = [f.result(timeout=30) for f in floods]
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(refused) == 2, [a.status_code for a in answers]
+    assert all(int(a.headers["retry-after"]) >= 1 and "share" in a.json()["error"]
+               for a in refused)
+    assert sorted(a.status_code for a in answers if a not in refused) == [503, 503]
+
+
+@pytest.mark.reliability
+def test_large_answers_as_html_leave_the_server_responsive(bounded_server: Live) -> None:
+    """Four browsers ask for a 62,500-row answer at once (about 8 MB of JSON each; it was
+    parsed whole on the event loop): /health answers meanwhile, each page shows the first
+    rows and the count."""
+    url = bounded_server.url
+    query = _big_answer()
+
+    def page(i: int) -> httpx.Response:
+        with client_at(f"127.0.1.{i + 1}", timeout=60) as http:
+            return http.get(f"{url}/sparql", params={"query": query},
+                            headers={"Accept": "text/html"})
+
+    with ThreadPoolExecutor(4) as pool:
+        pages = [pool.submit(page, i) for i in range(4)]
+        assert_health(url)
+        answers = [f.result(timeout=90) for f in pages]
+    for r in answers:
+        assert r.status_code == 200 and "62500 row(s)" in r.text, r.text[:300]
+        assert "Only the first 10000" in r.text
+
+
+@pytest.mark.reliability
+def test_a_client_that_does_not_read_its_answer_is_cut_off(bounded_server: Live) -> None:
+    """An 8 MB answer to a client that reads nothing: after KB_IO_TIMEOUT (2 s) the server
+    drops the connection and the buffered answer; the client gets only part of it."""
+    parts = urlsplit(bounded_server.url)
+    path = "/sparql?" + str(httpx.QueryParams({"query": _big_answer()}))
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((parts.hostname, parts.port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        sock.settimeout(30)
+        received = sock.recv(4096)  # the head, once the worker has answered
+        time.sleep(6)  # 2 s of nothing read is the limit
+        assert_health(bounded_server.url)
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))
+    assert length > 6 * MIB and len(body) < length  # cut off, not delivered
+
+
+@pytest.mark.reliability
+def test_a_stalled_request_body_is_cut_off(bounded_server: Live) -> None:
+    """A POST that promises 100 KB and sends 10 bytes: closed after KB_IO_TIMEOUT (it used
+    to hold its buffers for as long as the client liked)."""
+    parts = urlsplit(bounded_server.url)
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query"
+                     b"\r\nContent-Length: 100000\r\n\r\nSELECT * W")
+        sock.settimeout(15)  # 2 s is the limit; much later means never
+        started = time.monotonic()
+        try:
+            rest = sock.recv(65536)
+        except ConnectionResetError:
+            rest = b""
+        assert rest == b"" or rest.startswith(b"HTTP/1.1 4"), rest[:200]
+        assert time.monotonic() - started < 15
+    assert_health(bounded_server.url)
+
+
+def test_health_does_not_show_where_the_store_is(server: Live) -> None:
+    r = httpx.get(f"{server.url}/health", timeout=10)
+    assert r.json()["store"] == "disk"
+    assert "/" not in r.text.replace("application/json", "")
+
+
+@pytest.mark.reliability
+def test_the_union_of_all_graphs_is_bounded_like_an_answer(tmp_path: Path) -> None:
+    """GET /store?default used to build the whole union in the server's memory; now it is
+    an answer of a query worker, refused past KB_MAX_RESULT_BYTES (413, pointing to
+    /export). Named graphs are still served."""
+    with live(_make_store(tmp_path), max_result_bytes="2000") as s:
+        r = httpx.get(f"{s.url}/store", params={"default": ""}, timeout=20)
+        assert r.status_code == 413 and "/export" in r.json()["error"]
+        named = httpx.get(f"{s.url}/store", params={"graph": _a_graph(s.url)}, timeout=20,
+                          headers={"Accept": "application/n-triples"})
+        assert named.status_code == 200 and named.content
+        s.assert_alive()
+
+
+@pytest.mark.reliability
+def test_an_abandoned_export_leaves_no_temporary_files(tmp_path: Path) -> None:
+    """A client starts a 15 MB export and stops reading: after KB_IO_TIMEOUT the server
+    hangs up, and the export's thread stops and its temporary files go (they used to stay
+    until a later garbage collection)."""
+    data = tmp_path / "big.nt"
+    with data.open("w") as out:
+        for i in range(120_000):
+            out.write(f"<{EX}thing/{i}> <{EX}says> \"a longish literal for thing number {i}\" .\n")
+    store = tmp_path / "store"
+    loaded = run_kb("load", "--graph", f"{EX}big", str(data), store=store)
+    assert loaded.returncode == 0, loaded.stderr
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with live(store, {"TMPDIR": str(scratch)}, io_timeout="2") as s:
+        parts = urlsplit(s.url)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((parts.hostname, parts.port))
+            sock.sendall(b"GET /export?format=nq HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(30)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            deadline = time.monotonic() + 30
+            while not list(scratch.glob("kb-export-*")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert list(scratch.glob("kb-export-*"))  # the export is under way, stalled
+            while list(scratch.glob("kb-export-*")) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not list(scratch.glob("kb-export-*"))
+        s.assert_alive()

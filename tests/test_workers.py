@@ -9,12 +9,19 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from kb.errors import InvalidParameter, QueryError, QueryTimeout, ResultTooLarge
+from kb.errors import (
+    InvalidParameter,
+    QueryError,
+    QueryTimeout,
+    ResultTooLarge,
+    TooManyQueries,
+)
 from kb.store import KnowledgeBase
 from tests.conftest import serve
 
@@ -115,6 +122,7 @@ def test_a_query_that_kills_its_worker_costs_only_that_worker(kb: KnowledgeBase)
     # Past kb.safety's nesting limit (which refuses it up front), the engine itself
     # overflows even a 256 MB stack: call the pool directly to get there.
     deep = "SELECT * WHERE { FILTER(" + "(" * 200_000 + "1" + ")" * 200_000 + ") }"
+    kb._pool.timeout = 60  # type: ignore[union-attr]  # the crash, not the timeout, on a busy machine
     with pytest.raises(QueryError, match="worker process died"):
         kb._pool.query(deep, lambda kind: __import__("pyoxigraph").QueryResultsFormat.JSON)  # type: ignore[union-attr]
     assert b"true" in kb.query("ASK { ?s ?p ?o }").data
@@ -196,3 +204,133 @@ def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
         kb.start_query_workers(1)
         ask = "ASK { ?s ?p ?o }"
         assert kb.query(ask) is not kb.query(ask)
+
+
+# --- memory cap, fair share, caches, leftovers ------------------------------------------------
+
+
+def _memory_bomb(doublings: int) -> str:
+    binds = " ".join(f"BIND(CONCAT(?s{i}, ?s{i}) AS ?s{i + 1})" for i in range(doublings))
+    seed = "x" * 1000
+    return f'SELECT (STRLEN(?s{doublings}) AS ?n) WHERE {{ BIND("{seed}" AS ?s0) {binds} }}'
+
+
+@pytest.mark.parametrize("store", ["disk", "memory"])
+def test_a_query_over_the_memory_cap_is_refused_and_its_worker_replaced(
+        tmp_path: Path, store: str) -> None:
+    location = str(tmp_path / "store") if store == "disk" else "memory"
+    with KnowledgeBase.open(location, query_memory_bytes=1024 * 1024 * 1024) as kb:
+        kb.update(DATA)
+        kb.start_query_workers(1)
+        with pytest.raises(ResultTooLarge, match="1,024 MB of memory"):
+            kb.query(_memory_bomb(21))  # 2 GB of string
+        assert b'"8000"' in kb.query(_memory_bomb(3)).data  # a fresh worker answers
+
+
+def test_a_client_holds_at_most_its_share_of_the_workers(kb: KnowledgeBase) -> None:
+    """Two workers, one each per client: a second query of the same client is refused at
+    once while its first runs; another client is served."""
+    kb._pool.per_client = 1  # type: ignore[union-attr]
+    with ThreadPoolExecutor(1) as pool:
+        runaway = pool.submit(_swallow_kb, kb, RUNAWAY, "greedy")
+        deadline = time.monotonic() + 10
+        while not kb._pool._clients and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.02)
+        with pytest.raises(TooManyQueries, match="share") as refused:
+            kb.query("ASK { ?s ?p ?o }", client="greedy")
+        assert refused.value.retry_after >= 1
+        assert b"true" in kb.query("ASK { ?s ?p ?o }", client="other").data
+        assert isinstance(runaway.result(timeout=10), QueryTimeout)
+    assert b"true" in kb.query("ASK { ?p <urn:v:name> 'Ada' }", client="greedy").data
+
+
+def _swallow_kb(kb: KnowledgeBase, sparql: str, client: str) -> Exception | None:
+    try:
+        kb.query(sparql, client=client)
+    except Exception as e:
+        return e
+    return None
+
+
+def test_a_slow_answer_of_an_older_generation_keeps_the_newer_cache() -> None:
+    from kb.store import Result
+    from kb.workers import _ResultCache
+
+    cache = _ResultCache(1024 * 1024)
+    fresh = Result("ask", __import__("pyoxigraph").QueryResultsFormat.JSON, b"new")
+    stale = Result("ask", __import__("pyoxigraph").QueryResultsFormat.JSON, b"old")
+    cache.put((2, "ASK {}", None, None, ()), fresh)
+    cache.put((1, "ASK {}", None, None, ()), stale)  # finished late, from before a write
+    assert cache.get((2, "ASK {}", None, None, ())) is fresh
+    assert cache.get((1, "ASK {}", None, None, ())) is None
+
+
+def test_each_store_has_its_own_projections() -> None:
+    """Sixty short-lived in-memory stores in a row, each with its own statement: each gets
+    its own entity graph (a cache keyed by id(kb) gave most of them an earlier store's)."""
+    from kb.analytics import entity_graph
+
+    for i in range(60):
+        with KnowledgeBase.open("memory") as kb:
+            kb.update(f"INSERT DATA {{ GRAPH <urn:g:{i}> {{ <urn:a:{i}> <urn:v:knows> <urn:b:{i}> }} }}")
+            g = entity_graph(kb)
+            assert set(g.nodes) == {f"urn:a:{i}", f"urn:b:{i}"}, (i, set(g.nodes))
+
+
+def test_projections_are_not_cached_for_a_remote_store(remote_kb: KnowledgeBase,
+                                                       oxigraph_server: str) -> None:
+    """Writes by other clients of a remote store never change this KnowledgeBase's
+    generation: the projections are built afresh every time."""
+    from kb.analytics import entity_graph
+
+    def other_client_inserts(s: str, o: str) -> None:
+        httpx.post(f"{oxigraph_server}/update", data={
+            "update": f"INSERT DATA {{ GRAPH <urn:g> {{ <{s}> <urn:v:knows> <{o}> }} }}"},
+        ).raise_for_status()
+
+    other_client_inserts("urn:a", "urn:b")
+    assert set(entity_graph(remote_kb).nodes) == {"urn:a", "urn:b"}
+    other_client_inserts("urn:c", "urn:d")
+    assert set(entity_graph(remote_kb).nodes) == {"urn:a", "urn:b", "urn:c", "urn:d"}
+
+
+def test_snapshots_of_a_killed_server_are_removed_when_it_restarts(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with KnowledgeBase.open(str(store)) as kb:
+        kb.update(DATA)
+    snapshots = tmp_path / "store.snapshots"
+    before = set(_children(os.getpid()))
+    with serve(store) as url:
+        (server,) = set(_children(os.getpid())) - before
+        assert httpx.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"}).status_code == 200
+        left = {p.name for p in snapshots.iterdir()}
+        assert left
+        os.kill(server, signal.SIGKILL)
+        time.sleep(0.5)
+    assert {p.name for p in snapshots.iterdir()} == left  # a killed server cleans nothing
+    with serve(store):
+        assert not {p.name for p in snapshots.iterdir()} & left
+
+
+def test_snapshots_of_a_killed_in_memory_store_are_removed_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    script = ("import os, signal\nfrom kb.store import KnowledgeBase\n"
+              "if __name__ == '__main__':\n"
+              "    kb = KnowledgeBase.open('memory')\n"
+              "    kb.update(\"INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> 'c' } }\")\n"
+              "    kb.start_query_workers(1)\n"
+              "    kb.query('ASK { ?s ?p ?o }')\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    killed = subprocess.run([sys.executable, "-c", script], env=env, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    left = list(tmp_path.glob("kb-snapshots-*"))
+    assert left and any(p.iterdir() for p in left)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with KnowledgeBase.open("memory") as kb:
+        kb.start_query_workers(1)
+        assert not [p for p in left if p.exists()]

@@ -3,10 +3,13 @@ graph for Gephi, Neo4j and networkx. Thin: kb.export and kb.graph_export do the 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Generator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
@@ -59,10 +62,23 @@ async def export(
         return JSONResponse(error_body(e, 406), status_code=406)
     name = (graph or "medsupply-kb").rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "graph"
+    chunks = rdf_export.export_stream(kb, plan)
     return StreamingResponse(
-        rdf_export.export_stream(kb, plan), media_type=plan.media_type,
+        chunks, media_type=plan.media_type, background=BackgroundTask(_close, chunks),
         headers={"Content-Disposition": f'attachment; filename="{safe}.{plan.extension}"',
                  "X-Content-Type-Options": "nosniff"})
+
+
+async def _close(chunks: Generator[bytes, None, None]) -> None:
+    """Stop the export's producer (its thread and temporary files go) as soon as the
+    response ends, also when the client left halfway: an abandoned iterator is otherwise
+    only closed by a later garbage collection."""
+    while True:
+        try:
+            chunks.close()
+            return
+        except ValueError:  # a thread is still inside next(): it returns within a chunk
+            await asyncio.sleep(0.05)
 
 
 @router.get("/graph", response_class=Response)

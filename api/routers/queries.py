@@ -14,8 +14,9 @@ from rdflib import URIRef
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
-from api.deps import KB, SettingsDep
+from api.deps import KB, SettingsDep, client_of
 from kb.bundled import COMPETENCY_DIR
+from kb.engine import _rows as rows_of
 from kb.errors import InvalidParameter
 from kb.queries import SavedQuery, find, load_saved_queries, render
 from kb.store import KnowledgeBase
@@ -94,10 +95,14 @@ def _form_fields(q: SavedQuery, used: dict[str, object] | None = None) -> dict[s
     return {"q": q, "fields": fields}
 
 
-def _run(kb: KnowledgeBase, q: SavedQuery, overrides: dict[str, str]
-         ) -> tuple[list[str], list, dict[str, object]]:
+def _run(kb: KnowledgeBase, q: SavedQuery, overrides: dict[str, str],
+         client: str | None) -> tuple[list[str], list, dict[str, object]]:
+    """The rows of ``q`` with its parameters bound, and the values used; run as ``/sparql``
+    queries are (a query worker, the timeout, ``client``'s share of the workers), since the
+    values are the user's."""
     bindings = q.bindings(overrides)
-    rows = kb.select(q.text, **{k: _rdflib(v) for k, v in bindings.items()})
+    rows = kb.run(q.text, rows_of, bindings={k: _rdflib(v) for k, v in bindings.items()},
+                  isolated=True, client=client)
     columns = list(dict.fromkeys(k for row in rows for k in row)) or q.expected_vars
     return columns, rows, bindings
 
@@ -118,7 +123,7 @@ async def run_query(request: Request, kb: KB, settings: SettingsDep, name: str) 
     q = find(saved(), name)
     fmt = _format(request)
     params = {k: v for k, v in request.query_params.items() if not k.startswith("_")}
-    columns, rows, used = await run_in_threadpool(_run, kb, q, params)
+    columns, rows, used = await run_in_threadpool(_run, kb, q, params, client_of(request))
     truncated = len(rows) > settings.max_rows
     rows = rows[:settings.max_rows]
     headers = {"Vary": "Accept", **({"X-Truncated": str(len(rows))} if truncated else {})}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
@@ -11,9 +9,10 @@ from rdflib.namespace import RDF, XSD
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
-from api.deps import KB, SettingsDep
+from api.deps import KB, SettingsDep, client_of
 from api.errors import BadRequest, UnsupportedMediaType
 from api.security import require_update_token
+from kb.engine import Result, parse_result
 from kb.namespaces import expand
 from kb.store import KnowledgeBase
 
@@ -33,6 +32,7 @@ async def _run_query(kb: KnowledgeBase, query: str, accept: str | None,
     result = await kb.query_async(
         query, format=lambda kind: negotiation.choose(kind, accept, format_name),
         default_graph=default_graph or None, named_graphs=named or None,
+        client=client_of(request),
     )
     return Response(result.data, media_type=result.media_type,
                     headers={"Vary": "Accept"})
@@ -41,37 +41,48 @@ async def _run_query(kb: KnowledgeBase, query: str, accept: str | None,
 async def _html_answer(request: Request, kb: KnowledgeBase, query: str,
                        default_graph: list[str], named: list[str]) -> Response:
     """The answer as an HTML table, for a browser (the query form without scripts): IRIs
-    link to their resource pages, at most ``max_rows`` rows."""
+    link to their resource pages, at most ``max_rows`` rows. The answer (up to
+    ``max_result_bytes``) is read on a thread, keeping only the rows shown."""
     from urllib.parse import urlencode
 
     from api.routers.pages import _headers, templates
 
     result = await kb.query_async(
         query, format=lambda kind: "nt" if kind == "graph" else "json",
-        default_graph=default_graph or None, named_graphs=named or None)
+        default_graph=default_graph or None, named_graphs=named or None,
+        client=client_of(request))
     limit = request.app.state.settings.max_rows
-    boolean, columns, rows = None, [], []
-    if result.kind == "graph":
-        columns = ["subject", "predicate", "object"]
-        for i, t in enumerate(ox.parse(result.data, format=ox.RdfFormat.N_TRIPLES)):
-            if i == limit:
-                break
-            rows.append([_cell(t.subject), _cell(t.predicate), _cell(t.object)])
-        total = result.data.count(b"\n")
-    else:
-        answer = json.loads(result.data)
-        boolean = answer.get("boolean")
-        columns = answer["head"].get("vars", [])
-        bindings = answer.get("results", {}).get("bindings", [])
-        total = len(bindings)
-        rows = [[_json_cell(b.get(c)) for c in columns] for b in bindings[:limit]]
+    boolean, columns, rows, total = await run_in_threadpool(_table, result, limit)
     formats = ["ttl", "nt", "jsonld", "rdfxml", "trig", "nq"] if result.kind == "graph" else [
         "json", "csv", "tsv", "xml"]
     downloads = [(f, "/sparql?" + urlencode({"format": f, "query": query})) for f in formats]
-    return templates.TemplateResponse(request, "answer.html", {
-        "query": query, "kind": result.kind, "boolean": boolean, "columns": columns,
-        "rows": rows, "total": total, "downloads": downloads},
+    return await run_in_threadpool(  # rendering 10,000 rows takes a while: not on the loop
+        templates.TemplateResponse, request, "answer.html", {
+            "query": query, "kind": result.kind, "boolean": boolean, "columns": columns,
+            "rows": rows, "total": total, "downloads": downloads},
         headers={**_headers(), "Vary": "Accept"})
+
+
+def _table(result: Result, limit: int) -> tuple[bool | None, list[str], list[list], int]:
+    """(boolean, columns, the first ``limit`` rows as cells, how many rows in all), read
+    with the engine's parsers one row at a time."""
+    raw = parse_result(result)
+    if isinstance(raw, ox.QueryBoolean):
+        return bool(raw), [], [], 0
+    rows: list[list] = []
+    total = 0
+    if isinstance(raw, ox.QuerySolutions):
+        columns = [v.value for v in raw.variables]
+        for solution in raw:
+            if total < limit:
+                rows.append([_cell(solution[c]) for c in columns])
+            total += 1
+        return None, columns, rows, total
+    for t in raw:  # type: ignore[attr-defined]
+        if total < limit:
+            rows.append([_cell(t.subject), _cell(t.predicate), _cell(t.object)])
+        total += 1
+    return None, ["subject", "predicate", "object"], rows, total
 
 
 def _link(iri: str) -> str | None:
@@ -82,16 +93,11 @@ def _link(iri: str) -> str | None:
 
 
 def _cell(term: object) -> dict[str, str | None]:
+    if term is None:  # an unbound variable
+        return {"text": "", "href": None}
     if isinstance(term, ox.NamedNode):
         return {"text": term.value, "href": _link(term.value)}
     return {"text": term.value if isinstance(term, ox.Literal) else str(term), "href": None}
-
-
-def _json_cell(term: dict | None) -> dict[str, str | None]:
-    if term is None:
-        return {"text": "", "href": None}
-    href = _link(term["value"]) if term.get("type") == "uri" else None
-    return {"text": term["value"], "href": href}
 
 
 def service_description(kb: KnowledgeBase, endpoint: str) -> Graph:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
-from api.deps import KB, SettingsDep
+from api.deps import KB, SettingsDep, client_of
 from api.errors import UnsupportedMediaType
 from api.security import require_update_token
 from kb.errors import InvalidParameter, NotFound
@@ -38,15 +38,15 @@ def _graph(request: Request, *, writing: bool) -> str | None:
 
 
 def _read(kb: KnowledgeBase, graph: str | None, accept: str | None, fmt_name: str | None,
-          head: bool) -> Response:
+          head: bool, client: str | None = None) -> Response:
     if graph is not None and graph not in kb.graphs():
         raise NotFound(f"No graph <{graph}> in the store", iri=graph)
     fmt = negotiation.choose("graph", accept, fmt_name)
-    # Whole graphs, like exports: read in process (not in a query worker, whose answers are
-    # capped in size).
+    # A named graph, like an export: read in process. The union of all graphs (?default) is
+    # as big as the store: a query worker builds it, capped like any answer (413: /export).
     everything = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
-    if graph is None:
-        data = kb.query(everything, format=fmt, in_process=True).data
+    if graph is None:  # the union, built by a query worker: bounded in size and time
+        data = kb.query(everything, format=fmt, client=client).data
     else:
         data = kb.dump(fmt, graph=graph) if fmt.supports_datasets is False else kb.query(
             everything, format=fmt, default_graph=[graph], in_process=True).data
@@ -59,14 +59,14 @@ async def store_get(request: Request, kb: KB) -> Response:
     """One named graph (`?graph=IRI`), or the union (`?default`), by content negotiation."""
     graph = _graph(request, writing=False)
     return await run_in_threadpool(_read, kb, graph, request.headers.get("accept"),
-                                   request.query_params.get("format"), False)
+                                   request.query_params.get("format"), False, client_of(request))
 
 
 @router.head("/store")
 async def store_head(request: Request, kb: KB) -> Response:
     graph = _graph(request, writing=False)
     return await run_in_threadpool(_read, kb, graph, request.headers.get("accept"),
-                                   request.query_params.get("format"), True)
+                                   request.query_params.get("format"), True, client_of(request))
 
 
 async def _write(request: Request, kb: KnowledgeBase, settings, replace: bool) -> Response:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KB
+from api.deps import KB, client_of
 from kb import viz
 from kb.errors import InvalidParameter, NotFound, QueryError
 from kb.namespaces import PREFIXES, declare_prefixes, expand
@@ -76,12 +76,14 @@ async def flows(kb: KB, product: str | None = None, start: str | None = None,
 
 
 @router.get("/query", response_class=HTMLResponse)
-async def query(kb: KB, query: str, max_nodes: MaxNodes = viz.DEFAULT_MAX_NODES
-                ) -> HTMLResponse:
+async def query(request: Request, kb: KB, query: str,
+                max_nodes: MaxNodes = viz.DEFAULT_MAX_NODES) -> HTMLResponse:
     """The graph of a CONSTRUCT or DESCRIBE query (400 for other queries); the KB's
-    prefixes (`country:`, `ms:`…) need no declaration."""
+    prefixes (`country:`, `ms:`…) need no declaration. The query runs as `/sparql` queries
+    do: in a query worker, under the timeout and the client's share of the workers (503,
+    413 and 429 as there)."""
     return await run_in_threadpool(_page, viz.query_view, kb, declare_prefixes(query, PREFIXES),
-                                   max_nodes=max_nodes,                                   link=LINK)
+                                   max_nodes=max_nodes, link=LINK, client=client_of(request))
 
 
 @router.get("/ontology", response_class=HTMLResponse)
