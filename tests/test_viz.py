@@ -37,10 +37,16 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "medsupply-kb" / "entity-view.png"
 
 
 def view_data(page_html: str) -> dict:
-    """The JSON data block of a page."""
+    """The page's JSON data block: pyvis's network (the nodes and edges drawn at first, and
+    the options) with the script's data beside it, merged into one view of every node and
+    edge (``visible``: the nodes drawn at first)."""
     m = re.search(r'<script type="application/json" id="kb-view">(.*?)</script>', page_html, re.S)
     assert m is not None
-    return json.loads(m.group(1))
+    data = json.loads(m.group(1))
+    view = data["view"]
+    return {**view, "options": data["options"], "visible": [n["id"] for n in data["nodes"]],
+            "nodes": {n["id"]: n for n in data["nodes"]} | view["folded"],
+            "edges": data["edges"] + view["edges"]}
 
 
 def expected_drawn(data: dict) -> int:
@@ -82,8 +88,10 @@ def test_data_reaches_the_page_as_escaped_json_only(bundled_kb) -> None:
     hrefs = [n["href"] for n in data["nodes"].values() if n["href"]]
     assert hrefs and all(h.startswith("/resource?iri=http") for h in hrefs)
     assert data["nodes"]["javascript:alert(3)"]["href"] is None
-    # nothing from another host, no innerHTML anywhere in our script
+    # nothing from another host (vis-network is inline, from pyvis's package), no innerHTML
+    # anywhere in our script
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page_html)
+    assert not re.search(r"cdnjs|jsdelivr|unpkg|<link\b", page_html)
     assert "innerHTML" not in (Path(viz.__file__).parent / "viz_assets" / "view.js").read_text()
 
 
