@@ -281,6 +281,9 @@ def test_clicking_a_node_opens_its_resource_page(server: str, page) -> None:
 def test_errors_are_pages_with_a_way_back(server: str) -> None:
     r = httpx.get(f"{server}/viz/entity", params={"iri": "http://example.org/nobody"})
     assert r.status_code == 404 and 'href="/"' in r.text and r.headers["content-type"].startswith("text/html")
+    # the site's error page (api/templates/error.html), the message as text
+    assert 'class="home"' in r.text and "&lt;http://example.org/nobody&gt;" in r.text
+    assert "<http://example.org/nobody>" not in r.text
     r = httpx.get(f"{server}/viz/entity", params={"iri": f"{ID}country/NL", "depth": 9})
     assert r.status_code == 422 and "depth" in r.text
     r = httpx.get(f"{server}/viz/query", params={"query": "SELECT * WHERE { ?s ?p ?o }"})
@@ -352,7 +355,7 @@ def test_cli_writes_every_view_and_each_opens_offline(page, tmp_path: Path) -> N
         assert drawn(p) == expected, args
         assert log.off_host == [] and log.console_errors == [] and log.page_errors == [], args
     done = run_kb("viz", "entity", "country:NL", "--depth", "9", "-o", str(tmp_path / "x.html"), store=store)
-    assert done.returncode == 1 and "depth" in done.stderr
+    assert done.returncode == 2 and "depth" in done.stderr  # a usage error (click)
 
 
 @pytest.mark.parametrize("seed", range(40))
