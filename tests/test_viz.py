@@ -37,10 +37,16 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "medsupply-kb" / "entity-view.png"
 
 
 def view_data(page_html: str) -> dict:
-    """The JSON data block of a page."""
+    """The page's JSON data block: pyvis's network (the nodes and edges drawn at first, and
+    the options) with the script's data beside it, merged into one view of every node and
+    edge (``visible``: the nodes drawn at first)."""
     m = re.search(r'<script type="application/json" id="kb-view">(.*?)</script>', page_html, re.S)
     assert m is not None
-    return json.loads(m.group(1))
+    data = json.loads(m.group(1))
+    view = data["view"]
+    return {**view, "options": data["options"], "visible": [n["id"] for n in data["nodes"]],
+            "nodes": {n["id"]: n for n in data["nodes"]} | view["folded"],
+            "edges": data["edges"] + view["edges"]}
 
 
 def expected_drawn(data: dict) -> int:
@@ -82,8 +88,10 @@ def test_data_reaches_the_page_as_escaped_json_only(bundled_kb) -> None:
     hrefs = [n["href"] for n in data["nodes"].values() if n["href"]]
     assert hrefs and all(h.startswith("/resource?iri=http") for h in hrefs)
     assert data["nodes"]["javascript:alert(3)"]["href"] is None
-    # nothing from another host, no innerHTML anywhere in our script
+    # nothing from another host (vis-network is inline, from pyvis's package), no innerHTML
+    # anywhere in our script
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page_html)
+    assert not re.search(r"cdnjs|jsdelivr|unpkg|<link\b", page_html)
     assert "innerHTML" not in (Path(viz.__file__).parent / "viz_assets" / "view.js").read_text()
 
 
@@ -273,6 +281,9 @@ def test_clicking_a_node_opens_its_resource_page(server: str, page) -> None:
 def test_errors_are_pages_with_a_way_back(server: str) -> None:
     r = httpx.get(f"{server}/viz/entity", params={"iri": "http://example.org/nobody"})
     assert r.status_code == 404 and 'href="/"' in r.text and r.headers["content-type"].startswith("text/html")
+    # the site's error page (api/templates/error.html), the message as text
+    assert 'class="home"' in r.text and "&lt;http://example.org/nobody&gt;" in r.text
+    assert "<http://example.org/nobody>" not in r.text
     r = httpx.get(f"{server}/viz/entity", params={"iri": f"{ID}country/NL", "depth": 9})
     assert r.status_code == 422 and "depth" in r.text
     r = httpx.get(f"{server}/viz/query", params={"query": "SELECT * WHERE { ?s ?p ?o }"})
@@ -344,7 +355,7 @@ def test_cli_writes_every_view_and_each_opens_offline(page, tmp_path: Path) -> N
         assert drawn(p) == expected, args
         assert log.off_host == [] and log.console_errors == [] and log.page_errors == [], args
     done = run_kb("viz", "entity", "country:NL", "--depth", "9", "-o", str(tmp_path / "x.html"), store=store)
-    assert done.returncode == 1 and "depth" in done.stderr
+    assert done.returncode == 2 and "depth" in done.stderr  # a usage error (click)
 
 
 @pytest.mark.parametrize("seed", range(40))

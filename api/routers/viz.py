@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -20,11 +19,6 @@ LINK = "/resource?iri="
 VIEW_LINK = "/viz/entity?iri="
 MaxNodes = Annotated[int, Query(ge=10, le=2000, description="Most nodes drawn at first")]
 
-ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>{title}</title></head><body><h1>{title}</h1><p>{message}</p>
-<p><a href="/">Back to the knowledge base</a></p></body></html>"""
-
-
 def page_headers() -> dict[str, str]:
     """Security headers for every HTML page: nothing from another host, no framing."""
     return {"Content-Security-Policy": viz.content_security_policy(),
@@ -36,15 +30,22 @@ def _page(build, *args, **kwargs) -> HTMLResponse:
     try:
         body = build(*args, **kwargs)
     except NotFound as e:
-        return HTMLResponse(ERROR_PAGE.format(title="Not found", message=html.escape(str(e))),
-                            status_code=404, headers=page_headers())
+        return _error(404, "Not found", e)
     except InvalidParameter as e:
-        return HTMLResponse(ERROR_PAGE.format(title="Bad request", message=html.escape(str(e))),
-                            status_code=422, headers=page_headers())
+        return _error(422, "Bad request", e)
     except QueryError as e:
-        return HTMLResponse(ERROR_PAGE.format(title="Bad query", message=html.escape(str(e))),
-                            status_code=400, headers=page_headers())
+        return _error(400, "Bad query", e)
     return HTMLResponse(body, headers=page_headers())
+
+
+def _error(status: int, title: str, e: Exception) -> HTMLResponse:
+    """The site's error page (``error.html``, autoescaped), under the other pages' policy
+    (its stylesheet is the site's own)."""
+    from api.routers.pages import PAGE_CSP, templates
+
+    body = templates.get_template("error.html").render(title=title, message=str(e))
+    return HTMLResponse(body, status_code=status,
+                        headers={**page_headers(), "Content-Security-Policy": PAGE_CSP})
 
 
 @router.get("/entity", response_class=HTMLResponse)

@@ -3,13 +3,19 @@
  * vis-network, whose tooltips are set with innerText: no data is ever parsed as HTML. */
 (function () {
   "use strict";
-  var view = JSON.parse(document.getElementById("kb-view").textContent);
-  var byId = view.nodes;
+  // pyvis's network (the nodes and edges drawn at first, and vis-network's options) and,
+  // beside it, what is folded away and the page's filters
+  var data = JSON.parse(document.getElementById("kb-view").textContent);
+  var view = data.view;
+  var byId = {};
+  data.nodes.forEach(function (n) { byId[n.id] = n; });
+  Object.keys(view.folded).forEach(function (id) { byId[id] = view.folded[id]; });
+  var allEdges = data.edges.concat(view.edges);
+  var byEdge = {};
+  allEdges.forEach(function (e) { byEdge[e.id] = e; });
   var folds = view.folds;
   var FOLD = "more:";
-  var colourOf = {};
-  view.classes.forEach(function (c) { colourOf[c.key] = c.colour; });
-  var visibleSet = new Set(view.visible);
+  var visibleSet = new Set(data.nodes.map(function (n) { return n.id; }));
   var hiddenClasses = new Set();
   var hiddenGraphs = new Set();
   var edgeLabels = true;
@@ -18,7 +24,7 @@
     folds[key].members.forEach(function (m) { memberOf[m] = key; });
   });
   var edgesByNode = {};
-  view.edges.forEach(function (e) {
+  allEdges.forEach(function (e) {
     (edgesByNode[e.from] = edgesByNode[e.from] || []).push(e);
     (edgesByNode[e.to] = edgesByNode[e.to] || []).push(e);
   });
@@ -34,18 +40,7 @@
   }
 
   function visNode(n) {
-    var c = colourOf[n.cls] || "#bab0ac";
-    var focus = n.id === view.focus;
-    var v = {
-      id: n.id, label: n.label, title: n.title, value: n.size + 1, hidden: filteredOut(n),
-      href: n.href,
-      borderWidth: focus ? 4 : 1,
-      color: { background: c, border: focus ? "#111111" : c,
-               highlight: { background: c, border: "#111111" },
-               hover: { background: c, border: "#111111" } }
-    };
-    if (n.x !== undefined) { v.x = n.x; v.y = n.y; v.fixed = !view.physics; }
-    return v;
+    return Object.assign({}, n, { hidden: filteredOut(n) });
   }
 
   function foldCounts(key) {
@@ -80,10 +75,7 @@
   function visEdge(e) {
     var hidden = hiddenGraphs.size > 0 && e.graphs.length > 0 &&
       e.graphs.every(function (g) { return hiddenGraphs.has(g); });
-    var v = { id: e.id, from: e.from, to: e.to, label: edgeLabels ? e.label : "",
-              title: e.title, hidden: hidden };
-    if (e.width !== undefined) { v.value = e.width; }
-    return v;
+    return Object.assign({}, e, { label: edgeLabels ? e.label : "", hidden: hidden });
   }
 
   function addEdgesOf(ids) {
@@ -121,14 +113,15 @@
   // the first drawing
   var nodes = new vis.DataSet();
   var edges = new vis.DataSet();
-  nodes.add(view.visible.map(function (id) { return visNode(byId[id]); }));
+  nodes.add(data.nodes.map(visNode));
   Object.keys(folds).forEach(function (key) {
     if (key === "" || visibleSet.has(key)) { addFoldOf(key); }
   });
-  addEdgesOf(view.visible);
+  data.edges.forEach(function (e) { shownEdges.add(e.id); });
+  edges.add(data.edges.map(visEdge));
 
   var container = document.getElementById("kb-graph");
-  var network = new vis.Network(container, { nodes: nodes, edges: edges }, view.options);
+  var network = new vis.Network(container, { nodes: nodes, edges: edges }, data.options);
   var api = { view: view, nodes: nodes, edges: edges, network: network, stable: false,
               stableAt: null, expand: expand, find: find };
   window.kbView = api;
@@ -267,8 +260,6 @@
   function refilter() {
     nodes.update(nodes.get({ filter: function (n) { return n.kbFold === undefined; } })
       .map(function (n) { return { id: n.id, hidden: filteredOut(byId[n.id]) }; }));
-    var byEdge = {};
-    view.edges.forEach(function (e) { byEdge[e.id] = e; });
     edges.update(edges.get({ filter: function (e) { return byEdge[e.id] !== undefined; } })
       .map(function (e) { return visEdge(byEdge[e.id]); }));
   }
@@ -308,8 +299,6 @@
 
   document.getElementById("kb-edge-labels").addEventListener("change", function (ev) {
     edgeLabels = ev.target.checked;
-    var byEdge = {};
-    view.edges.forEach(function (e) { byEdge[e.id] = e; });
     edges.update(edges.get({ filter: function (e) { return byEdge[e.id] !== undefined; } })
       .map(function (e) { return { id: e.id, label: edgeLabels ? byEdge[e.id].label : "" }; }));
   });
