@@ -348,7 +348,10 @@ class RemoteBackend:
     def location(self) -> str:
         return self.query_url
 
-    def _post(self, url: str, data: dict[str, object], accept: str | None = None) -> bytes:
+    def _post(self, url: str, data: dict[str, object], accept: str | None = None
+              ) -> tuple[bytes, str]:
+        """POST ``data``; the answer's body and its media type (per call: concurrent queries
+        share this backend)."""
         headers = {"Accept": accept} if accept else {}
         try:
             response = self.client.post(url, data=data, headers=headers)
@@ -359,8 +362,7 @@ class RemoteBackend:
             if response.status_code == 400:
                 raise QueryError(f"The endpoint {url} refused the request: {message}")
             raise StoreError(f"The endpoint {url} answered {response.status_code}: {message}")
-        self._last_content_type = response.headers.get("content-type", "")
-        return response.content
+        return response.content, response.headers.get("content-type", "")
 
     def query(
         self,
@@ -381,8 +383,8 @@ class RemoteBackend:
         accept = ("application/n-triples, application/sparql-results+json;q=0.9"
                   if _is_graph_query(text) else
                   "application/sparql-results+json, application/n-triples;q=0.9")
-        body = self._post(self.query_url, data, accept=accept)
-        ctype = self._last_content_type.split(";")[0].strip()
+        body, ctype = self._post(self.query_url, data, accept=accept)
+        ctype = ctype.split(";")[0].strip()
         if ctype in ("application/n-triples", "text/plain"):
             return RemoteTriples(list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES)))
         fmt = ox.QueryResultsFormat.from_media_type(ctype) or ox.QueryResultsFormat.JSON

@@ -49,3 +49,4 @@ def test_cli_against_the_remote_server(oxigraph_server: str, remote_kb: Knowledg
     out = run_kb("query", f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s a <{EX}Person> }}", "-f", "csv",
                  store=url)
     assert out.stdout.split() == ["n", "2"]
+
