@@ -574,23 +574,36 @@ RUNAWAY = ("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j 
            "?m ?n2 ?o . ?q ?r ?t . ?u ?v ?w }")
 
 
+@pytest.fixture
+def patient_server(tmp_path: Path) -> Iterator[Live]:
+    """A server with a 30 s query timeout: a runaway query keeps its worker that long."""
+    with live(_make_store(tmp_path), query_timeout="30") as s:
+        yield s
+
+
 @pytest.mark.reliability
-def test_a_runaway_query_does_not_block_other_clients(runaway_server: Live) -> None:
-    """While two cross-product queries run, ASK queries from other clients answer fast."""
-    url = runaway_server.url
-    with ThreadPoolExecutor(2) as pool:
-        for _ in range(2):
-            pool.submit(_swallow, httpx.get, f"{url}/sparql", params={"query": RUNAWAY}, timeout=6)
+def test_a_runaway_query_does_not_block_other_clients(patient_server: Live) -> None:
+    """While two cross-product queries hold their workers, ASK queries from another client
+    are answered: all of them before either runaway query ends (they run until the 30 s
+    timeout). No latency is asserted: the order is what shows nothing waited for them."""
+    url = patient_server.url
+    pool = ThreadPoolExecutor(2)
+
+    def runaway(address: str) -> None:  # each from its own address: each holds a worker
+        with client_at(address, timeout=40) as http:
+            _swallow(http.get, f"{url}/sparql", params={"query": RUNAWAY})
+
+    runaways = [pool.submit(runaway, address) for address in ("127.0.0.3", "127.0.0.4")]
+    try:
         time.sleep(0.5)
-        latencies = []
         for _ in range(10):  # from another client (address): the first holds its share
-            started = time.monotonic()
-            with client_at("127.0.0.5", timeout=5) as http:
+            with client_at("127.0.0.5", timeout=20) as http:
                 r = http.get(f"{url}/sparql", params={"query": "ASK { ?s ?p ?o }"})
-            latencies.append(time.monotonic() - started)
             assert r.status_code == 200
-        assert sorted(latencies)[5] < 0.2 and max(latencies) < 1.0, latencies
-        runaway_server.assert_alive()
+        assert not any(f.done() for f in runaways), "the runaway queries ended first"
+        patient_server.assert_alive()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # they end with the server
 
 
 def _swallow(fn, *args, **kwargs):
