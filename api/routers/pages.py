@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from rdflib import OWL, RDF, RDFS, BNode, Graph, URIRef
+from rdflib import OWL, RDF, RDFS, SKOS, BNode, Graph, URIRef
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
@@ -191,9 +191,16 @@ def resource_view(described: dict, blanks: dict[str, list[dict[str, object]]]) -
             value["sources"].append(source)
     for row in rows.values():
         row["values"] = list(row["values"].values())
-        row["disagree"] = _disagree(row["values"])
+        row["disagree"] = row["predicate"] not in _OWN_WORDS and _disagree(row["values"])
     return {"iri": described["iri"], "label": described["label"], "types": types,
             "rows": list(rows.values())}
+
+
+#: Properties whose values are each source's own words (its evidence, quotation, printed
+#: form, names, comments): several of them are not a disagreement.
+_OWN_WORDS = frozenset(str(MS[name]) for name in (
+    "evidence", "evidenceLocator", "evidenceUnavailable", "quotation", "asPrinted",
+    "datePrinted")) | {str(RDFS.comment), str(SKOS.altLabel)}
 
 
 def _disagree(values: list[dict]) -> bool:
