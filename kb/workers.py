@@ -520,9 +520,12 @@ class _Worker:
             loop.remove_reader(fd)
 
     def kill(self) -> None:
+        """Kill the process; safe to call twice (the pool's close and a replacement thread
+        may both do it)."""
         self.process.kill()
         self.process.join(5)
-        self.conn.close()
+        with contextlib.suppress(OSError):  # already closed by the other caller
+            self.conn.close()
 
     def ask_to_stop(self) -> None:
         with contextlib.suppress(OSError):
