@@ -116,10 +116,35 @@ class QueryPool:
         self._pending = 0  # queries running or waiting, in all
         self.max_pending = 4 * size
         self._cache = _ResultCache(cache_bytes)
-        workers = [self._start() for _ in range(size)]  # started together, awaited in turn
+        # The first worker is ready before the pool serves (a worker that cannot start says
+        # so here); the others start behind it, so that a server answers as soon as one can
+        # (each is a fresh interpreter: about a second of imports).
+        first = self._start()
+        self._ready(first)
+        self._idle.put(first)
+        if size > 1:
+            threading.Thread(target=self._start_more, args=(size - 1,),
+                             name="kb-worker-start", daemon=True).start()
+
+    def _start_more(self, count: int) -> None:
+        """Start ``count`` more workers together and give each to the pool when ready."""
+        if self._closed:
+            return
+        workers = [self._start() for _ in range(count)]
         for worker in workers:
-            self._ready(worker)
-            self._idle.put(worker)
+            if self._closed:  # closed meanwhile: stop what close() may not have seen
+                for late in workers:
+                    late.stop(0)
+                return
+            try:
+                self._ready(worker)
+            except KbError:
+                self._workers.discard(worker)
+                continue
+            if self._closed:
+                worker.kill()
+            else:
+                self._give_back(worker)
 
     # --- snapshots -------------------------------------------------------------------------
 
@@ -537,7 +562,8 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(2)
-        self.conn.close()
+        with contextlib.suppress(OSError):  # a worker still starting may be stopped twice
+            self.conn.close()
 
 
 def _format(kind: str, media_type: str) -> ox.RdfFormat | ox.QueryResultsFormat:
