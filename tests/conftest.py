@@ -100,27 +100,32 @@ def disk_kb(disk_path: Path) -> Iterator[KnowledgeBase]:
 # --- real servers ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Oxigraph server (PyPI ``oxigraph``) on a loopback port, union default graph;
-    yields its base URL (``…/query``, ``…/update``, ``…/store``)."""
+@contextlib.contextmanager
+def oxigraph(location: Path, *options: str) -> Iterator[str]:
+    """A real Oxigraph server (PyPI ``oxigraph``) over ``location`` on a loopback port, with
+    ``options`` (e.g. ``--union-default-graph``); yields its base URL (``…/query``,
+    ``…/update``, ``…/store``)."""
     binary = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which(
         "oxigraph")
     if binary is None:
         pytest.skip("the oxigraph server is not installed (pip install oxigraph)")
     port = free_port()
-    location = tmp_path_factory.mktemp("oxigraph")
     process = subprocess.Popen(
         [binary, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}",
-         "--union-default-graph"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+         *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/", process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Oxigraph server with its union default graph (a bag: see README)."""
+    with oxigraph(tmp_path_factory.mktemp("oxigraph"), "--union-default-graph") as url:
+        yield url
 
 
 @pytest.fixture

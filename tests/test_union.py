@@ -23,7 +23,7 @@ from kb.bundled import load_bundled
 from kb.errors import QueryError
 from kb.store import KnowledgeBase
 from kb.union import EDITS_GRAPH
-from tests.conftest import run_kb, serve
+from tests.conftest import oxigraph, run_kb, serve
 
 EX = "urn:ex:"
 THREE = (f"INSERT DATA {{ GRAPH <{EX}g1> {{ <{EX}s> <{EX}v> 5 . <{EX}a> <{EX}v> 1 }} "
@@ -272,25 +272,8 @@ def test_a_store_killed_during_a_bulk_load_rebuilds_its_union(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def plain_oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The Oxigraph server with its own default graph (no --union-default-graph)."""
-    import shutil
-    import sys
-
-    from tests.conftest import free_port, wait_for_http
-
-    binary = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which(
-        "oxigraph")
-    if binary is None:
-        pytest.skip("the oxigraph server is not installed (pip install oxigraph)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "serve", "--location", str(tmp_path_factory.mktemp("plain-oxigraph")),
-         "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with oxigraph(tmp_path_factory.mktemp("plain-oxigraph")) as url:
+        yield url
 
 
 @pytest.mark.server
