@@ -123,18 +123,14 @@ class QueryPool:
         self._ready(first)
         self._idle.put(first)
         if size > 1:
-            threading.Thread(target=self._start_more, args=(size - 1,),
+            more = [self._start() for _ in range(size - 1)]  # spawned here, awaited behind
+            threading.Thread(target=self._ready_more, args=(more,),
                              name="kb-worker-start", daemon=True).start()
 
-    def _start_more(self, count: int) -> None:
-        """Start ``count`` more workers together and give each to the pool when ready."""
-        if self._closed:
-            return
-        workers = [self._start() for _ in range(count)]
+    def _ready_more(self, workers: list[_Worker]) -> None:
+        """Give each of ``workers`` to the pool when it is ready."""
         for worker in workers:
-            if self._closed:  # closed meanwhile: stop what close() may not have seen
-                for late in workers:
-                    late.stop(0)
+            if self._closed:  # close() stops them all
                 return
             try:
                 self._ready(worker)
@@ -395,7 +391,18 @@ class QueryPool:
                    if self.memory_bytes else ""))
 
     def _start(self) -> _Worker:
-        worker = _Worker(self._context, self.memory_bytes)
+        # Ctrl-C reaches the whole process group: a worker that is still importing when it
+        # comes would print a traceback. Started with SIGINT ignored (inherited across the
+        # spawn's exec), it never sees one; its serve() ignores it for good. Only the main
+        # thread may change a signal's handler: replacements, started on a thread, are
+        # started after the server is up, when their import is short.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            worker = _Worker(self._context, self.memory_bytes)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         self._workers.add(worker)
         return worker
 
