@@ -219,15 +219,13 @@ def load_paths(
 def _refuse_nonconforming_load(kb, plans: list[_Plan]) -> None:
     """Raise ValidationFailed if the files, replacing what they loaded before, would add
     SHACL violations to the store (the check of every write when validation is on)."""
-    from kb.validate import refuse_nonconforming_write
-
     def apply(store: ox.Store) -> None:  # the whole load, on a copy of the store
         for plan in plans:
             store.update(_drop_update(plan))
             store.bulk_extend(_quads(plan, None))
 
     with kb._write_lock:
-        refuse_nonconforming_write(kb, apply)
+        kb.refuse_nonconforming(apply)
 
 
 def _load_one(kb, plan: _Plan, progress: ProgressFactory | None) -> None:

@@ -409,6 +409,14 @@ class KnowledgeBase:
             finally:
                 self.generation += 1
 
+    def refuse_nonconforming(self, apply: Callable[[ox.Store], None]) -> None:
+        """Raise ``ValidationFailed`` if ``apply``, run on an in-memory copy of the store,
+        would add SHACL violations (see ``kb.validate.refuse_nonconforming_write``); the
+        caller holds the write lock."""
+        from kb.validate import refuse_nonconforming_write
+
+        refuse_nonconforming_write(self, apply)
+
     def drop_graph(self, iri: str) -> None:
         """Remove the named graph ``iri`` (and from the union what only it held)."""
         self.write([], before=f"DROP SILENT GRAPH {ox.NamedNode(iri)}")
