@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from kb.errors import QueryError
 from kb.safety import mask_literals
 
-__all__ = ["EDITS_GRAPH", "REBUILD", "add_graphs", "drop_sole", "graphs_named", "rewrite_update"]
+__all__ = ["EDITS_GRAPH", "add_graphs", "drop_sole", "graphs_named", "rewrite_update"]
 
 # The graph IRIs are spelled out (not taken from kb.namespaces, which imports rdflib): the
 # query workers import this module, and start faster without rdflib.
@@ -56,8 +56,6 @@ EDITS_GRAPH = _GRAPHS + "edits"
 _SCRATCH = _GRAPHS + "x-union-pending"
 _MODIFIED = "http://purl.org/dc/terms/modified"
 
-#: Rebuild the union from scratch (a store written before the union was kept).
-REBUILD = "DROP SILENT DEFAULT ; INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 #: Remove from the union what no named graph holds any more (after named-graph deletes).
 _ORPHANS = "DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER NOT EXISTS { GRAPH ?g { ?s ?p ?o } } }"

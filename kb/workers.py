@@ -413,19 +413,8 @@ class QueryPool:
 
         def replace() -> None:
             worker.kill()
-            if self._closed:
-                return
-            fresh = self._start()
-            try:
-                self._ready(fresh)
-            except KbError:
-                fresh.kill()
-                self._workers.discard(fresh)
-                return
-            if self._closed:
-                fresh.kill()
-            else:
-                self._give_back(fresh)
+            if not self._closed:
+                self._ready_more([self._start()])
 
         threading.Thread(target=replace, name="kb-worker-start", daemon=True).start()
 
