@@ -92,7 +92,7 @@ def test_data_reaches_the_page_as_escaped_json_only(bundled_kb) -> None:
     # anywhere in our script
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page_html)
     assert not re.search(r"cdnjs|jsdelivr|unpkg|<link\b", page_html)
-    assert "innerHTML" not in (Path(viz.__file__).parent / "viz_assets" / "view.js").read_text()
+    assert "innerHTML" not in (viz.ASSETS / "view.js").read_text()
 
 
 def test_the_policy_allows_exactly_the_inline_scripts_and_styles(bundled_kb) -> None:
@@ -362,7 +362,8 @@ def test_cli_writes_every_view_and_each_opens_offline(page, tmp_path: Path) -> N
 def test_folding_never_draws_more_than_the_cap_and_loses_nothing(seed: int) -> None:
     import random
 
-    from kb.viz import _fold, _scores
+    from kb.viz.fold import fold as _fold
+    from kb.viz.fold import scores as _scores
 
     rng = random.Random(seed)
     n, cap = rng.randint(1, 400), rng.randint(10, 120)
