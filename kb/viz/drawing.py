@@ -27,17 +27,21 @@ from kb.viz.fold import fold as fold_nodes
 from kb.viz.fold import scores as node_scores
 from kb.viz.page import network, options
 
-#: Class colours, in order of how many nodes of a class a page shows: a qualitative palette
-#: (Tableau 10, then 10 more of distinct hue and lightness), no colour twice.
+#: Class colours, in order of how many nodes of a class a page shows: a fixed qualitative
+#: palette, Tableau 10 without its grey (kept for "other"), then eleven high-contrast colours
+#: (after Kelly's) chosen to stand apart from those. No colour twice.
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
-           "#ff9da7", "#9c755f", "#2f4b7c", "#a05195", "#665191", "#d45087", "#003f5c",
-           "#8cd17d", "#b6992d", "#499894", "#86bcb6", "#f1ce63", "#d37295")
+           "#ff9da7", "#9c755f", "#882d17", "#8db600", "#604e97", "#2b3d26", "#c2b280",
+           "#a1caf1", "#b3446c", "#17becf", "#000075", "#f032e6", "#5f6b6d")
 #: The colour of the nodes with no class, and of the classes past the palette (one entry).
 OTHER_COLOUR = "#bab0ac"
 #: A page with at most this many nodes drawn labels them all; a larger one only its hubs.
 LABEL_ALL = 30
-#: The most labelled nodes on a page (the focus and the clusters beside), most central first.
-MAX_LABELS = 25
+#: The most labelled nodes on a page, cluster nodes included (hubs most central first; at
+#: least 5 hubs however many clusters).
+MAX_LABELS = 30
+#: The longest label drawn on a page with more than ``LABEL_ALL`` nodes (the whole on hover).
+SHORT_LABEL = 28
 #: A node is a hub (labelled) from this many links.
 HUB_DEGREE = 3
 
@@ -103,7 +107,9 @@ def render(
     gathered = leaf_clusters(graph, kept, primary, focus,
                                  {p for p in folds if p is not None})
     in_cluster = {m for _, _, members in gathered for m in members}
-    labelled = _labelled(graph, [n for n in kept if n not in in_cluster], scores, focus)
+    labelled = _labelled(graph, [n for n in kept if n not in in_cluster], scores, focus,
+                         max(5, MAX_LABELS - len(gathered)))
+    short = 40 if len(kept) - len(in_cluster) <= LABEL_ALL else SHORT_LABEL
 
     graph_keys: dict[str, int] = {}
 
@@ -136,7 +142,7 @@ def render(
                      if link and _is_http(n) and d.get("linkable", True) else None),
             "graphs": [i for g in d.get("graphs", ()) if (i := graph_index(g)) is not None]}
         if n in labelled:
-            out["label"] = out["name"]
+            out["label"] = _shorten(label, short)
         if positions and n in positions:
             out.update(x=positions[n][0], y=positions[n][1], fixed=not physics)
         return out
@@ -235,12 +241,12 @@ def _classes(graph: nx.MultiDiGraph, class_labels: dict[str, str]
 
 
 def _labelled(graph: nx.MultiDiGraph, drawn: list[str], scores: dict[str, float],
-              focus: str | None) -> set[str]:
+              focus: str | None, most: int) -> set[str]:
     """The nodes whose label is drawn: all of a small page's; on a larger one the focus and
-    the hubs (``HUB_DEGREE`` links or more), most central first, at most ``MAX_LABELS``."""
+    the hubs (``HUB_DEGREE`` links or more), most central first, ``most`` in all."""
     if len(drawn) <= LABEL_ALL:
         return set(drawn)
     hubs = sorted((n for n in drawn if n != focus
                    and graph.degree(n) + int(graph.nodes[n].get("more", 0) or 0) >= HUB_DEGREE),
                   key=lambda n: (-scores.get(n, 0.0), n))
-    return ({focus} if focus in drawn else set()) | set(hubs[: MAX_LABELS - 1])
+    return ({focus} if focus in drawn else set()) | set(hubs[: most - 1])

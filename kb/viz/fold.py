@@ -101,7 +101,7 @@ def fold(graph: nx.MultiDiGraph, scores: dict[str, float], focus: str | None,
 
 
 #: Leaves of one class around one node are gathered into a cluster once there are this many.
-CLUSTER_MIN = 3
+CLUSTER_MIN = 2
 
 
 def clusters(graph: nx.MultiDiGraph, kept: set[str], classes: dict[str, str],

@@ -125,7 +125,10 @@
   // the leaves of one class around one node, gathered by vis-network's clustering into one
   // node with their count (a click opens it)
   var clusterOf = {};
+  var closed = new Set();  // the cluster nodes not opened yet (vis-network's isCluster logs an
+  // error for a cluster node that was opened, and so no longer exists)
   (view.clusters || []).forEach(function (c) {
+    closed.add(c.id);
     var members = new Set(c.members);
     c.members.forEach(function (m) { clusterOf[m] = c.id; });
     network.cluster({
@@ -138,12 +141,18 @@
       }
     });
   });
+  function openCluster(id) {
+    if (!closed.has(id)) { return false; }
+    closed.delete(id);
+    network.openCluster(id);
+    status();
+    return true;
+  }
   function openClusterOf(id) {
-    var c = clusterOf[id];
-    if (c && network.isCluster(c)) { network.openCluster(c); }
+    if (clusterOf[id]) { openCluster(clusterOf[id]); }
   }
   var api = { view: view, nodes: nodes, edges: edges, network: network, stable: false,
-              stableAt: null, expand: expand, find: find, clusters: clusterOf };
+              stableAt: null, expand: expand, find: find, clusters: clusterOf, closed: closed };
   window.kbView = api;
   window.kbNetwork = network;
   window.kbStable = false;
@@ -170,6 +179,7 @@
     var drawn = nodes.get({ filter: function (n) { return n.kbFold === undefined; } }).length;
     text("kb-status", fmt(drawn) + " of " + fmt(Object.keys(byId).length) +
          " nodes drawn; " + fmt(edges.length) + " links" +
+         (closed.size ? "; " + fmt(closed.size) + " clusters (click one to open it)" : "") +
          (api.stable ? "" : "; laying out…"));
   }
   status();
@@ -257,7 +267,7 @@
 
   network.on("click", function (p) {
     if (!p.nodes.length) { return; }
-    if (network.isCluster(p.nodes[0])) { network.openCluster(p.nodes[0]); return; }
+    if (openCluster(p.nodes[0])) { return; }
     var n = nodes.get(p.nodes[0]);
     if (!n) { return; }
     if (n.kbFold !== undefined) { expand(n.kbFold); return; }
