@@ -305,15 +305,18 @@ def describe(kb: Any, iris: list[str]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-LABELS = _PREFIXES + f"""SELECT ?s (SAMPLE(?l) AS ?label) WHERE {{
-  ?s {_LABEL}|dcterms:title ?l FILTER(LANGMATCHES(LANG(?l), "en") || LANG(?l) = "")
+LABELS = _PREFIXES + f"""SELECT ?s (SAMPLE(?en) AS ?label) (SAMPLE(?any) AS ?other) WHERE {{
+  ?s {_LABEL}|dcterms:title ?any
+  OPTIONAL {{ ?s {_LABEL}|dcterms:title ?en FILTER(LANGMATCHES(LANG(?en), "en") || LANG(?en) = "") }}
 }} GROUP BY ?s"""
 
 
 def labels(kb: Any, iris: list[str]) -> dict[str, str]:
-    """An English label (or a plain one) for each of ``iris`` that has one."""
+    """A label (or title) for each of ``iris`` that has one: in English or with no language
+    where there is one, else in another language."""
     if not iris:
         return {}
     values = " ".join(str(ox.NamedNode(i)) for i in sorted(set(iris)))
     text = LABELS.replace("WHERE {", f"WHERE {{\n  VALUES ?s {{ {values} }}", 1)
-    return {r["s"]: r["label"] for r in _values(kb, text) if r["s"] and r["label"]}
+    return {r["s"]: r["label"] or r["other"] for r in _values(kb, text)
+            if r["s"] and (r["label"] or r["other"])}

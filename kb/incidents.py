@@ -54,27 +54,24 @@ _FIELDS = ("label", "date", "datePrinted", "datePrecision", "dateEarliest", "dat
            "actorCountry", "productCategory", "affectedQuantity", "approximateQuantity",
            "reason", "standardNotMet", "evidence", "evidenceLocator", "wasDerivedFrom")
 _PROPERTY = {"label": "rdfs:label", "wasDerivedFrom": "prov:wasDerivedFrom"}
+#: The properties whose values are shown by their labels (looked up once, after the facts).
+_LINKS = {MS + n for n in ("actorCountry", "productCategory", "standardNotMet", "speaker",
+                           "onBehalfOf")} | {"http://www.w3.org/ns/prov#wasDerivedFrom"}
 
-FACTS = _PREFIXES + """SELECT DISTINCT ?i ?t ?g ?p ?o ?ol ?ot WHERE {
+FACTS = _PREFIXES + """SELECT DISTINCT ?i ?t ?g ?p ?o WHERE {
   {incident}
   {filters}
   GRAPH ?g { ?i ?p ?o }
   VALUES ?p { {properties} }
-  OPTIONAL { ?o rdfs:label|skos:prefLabel ?ol
-             FILTER(LANGMATCHES(LANG(?ol), "en") || LANG(?ol) = "") }
-  OPTIONAL { ?o dcterms:title ?ot }
 }"""
 
-REPLIES = _PREFIXES + """SELECT DISTINCT ?i ?st ?g ?p ?o ?ol ?ot WHERE {
+REPLIES = _PREFIXES + """SELECT DISTINCT ?i ?st ?g ?p ?o WHERE {
   {incident}
   {filters}
   ?st ms:respondsTo ?i .
   GRAPH ?g { ?st ?p ?o }
   VALUES ?p { rdfs:label ms:speaker ms:onBehalfOf ms:quotation ms:date ms:datePrinted
               ms:dateEarliest ms:dateLatest prov:wasDerivedFrom }
-  OPTIONAL { ?o rdfs:label|skos:prefLabel ?ol
-             FILTER(LANGMATCHES(LANG(?ol), "en") || LANG(?ol) = "") }
-  OPTIONAL { ?o dcterms:title ?ot }
 }"""
 
 OPTIONS = _PREFIXES + """SELECT ?what ?v (COUNT(DISTINCT ?i) AS ?n) WHERE {
@@ -146,8 +143,11 @@ def incidents(kb: Any, *, country: str | None = None, product: str | None = None
     filters, bindings = _bindings(country, product)
     rows: dict[str, dict[str, Any]] = {}
     graphs: dict[tuple[str, str], dict[str, Any]] = {}  # (incident, graph) -> what it says
-    for r in _values(kb, _query(kb, FACTS, filters), bindings):
+    facts = _values(kb, _query(kb, FACTS, filters), bindings)
+    names = labels(kb, [r["o"] for r in facts if r["o"] and r["p"] in _LINKS])
+    for r in facts:
         i, g, p, o = r["i"] or "", r["g"] or "", r["p"] or "", r["o"] or ""
+        r["ol"] = names.get(o)
         row = rows.setdefault(i, {
             "incident": i, "short": short(i), "kind": "", "label": "", "dates": [],
             "earliest": None, "latest": None, "country": [], "product": [], "quantity": [],
@@ -179,9 +179,7 @@ def incidents(kb: Any, *, country: str | None = None, product: str | None = None
         elif field == "evidenceLocator":
             said["locator"] = o
         elif field == "wasDerivedFrom":
-            said["source"] = o
-            if r["ot"] and not said["title"]:
-                said["title"] = r["ot"]
+            said["source"], said["title"] = o, r["ol"] or ""
     for (i, _), said in sorted(graphs.items()):
         row, d = rows[i], said.pop("date")
         if d:
@@ -215,8 +213,11 @@ def _replies(kb: Any, rows: dict[str, dict[str, Any]], filters: dict[str, str],
     quotations, and the sources that report it."""
     statements: dict[tuple[str, str], dict[str, Any]] = {}
     dates: dict[tuple[str, str, str], dict[str, str]] = {}
-    for r in _values(kb, _query(kb, REPLIES, filters), bindings):
+    said = _values(kb, _query(kb, REPLIES, filters), bindings)
+    names = labels(kb, [r["o"] for r in said if r["o"] and r["p"] in _LINKS])
+    for r in said:
         i, st, g, p, o = (r[k] or "" for k in ("i", "st", "g", "p", "o"))
+        r["ol"] = names.get(o)
         if i not in rows:
             continue
         reply = statements.setdefault((i, st), {
@@ -231,7 +232,7 @@ def _replies(kb: Any, rows: dict[str, dict[str, Any]], filters: dict[str, str],
             _add(reply["quotations"], {"text": o, "graph": g})
         elif field == "wasDerivedFrom":
             if not any(x["source"] == o for x in reply["sources"]):
-                reply["sources"].append({"source": o, "short": short(o), "title": r["ot"] or ""})
+                reply["sources"].append({"source": o, "short": short(o), "title": r["ol"] or ""})
         else:
             dates.setdefault((i, st, g), {})[field] = o
     for (i, st, _), d in sorted(dates.items()):
