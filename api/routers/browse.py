@@ -117,8 +117,8 @@ async def class_instances(request: Request, kb: KB, curie: str, sort: str = "lab
     `.json` or `.csv` to the class name for the twins."""
     curie, suffix = _split(curie)
     fmt = _format(request, suffix)
-    if page < 1:
-        raise InvalidParameter("page", f"{page} is not 1 or more")
+    if not 1 <= page <= 1_000_000:
+        raise InvalidParameter("page", f"{page} is not between 1 and 1,000,000")
     filters = {k: v for k, v in (("country", country), ("product", product),
                                  ("period", period), ("source", source)) if v}
     result = await run_in_threadpool(lambda: browse.class_page(
