@@ -15,6 +15,7 @@ describes just those instances.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pyoxigraph as ox
@@ -70,6 +71,7 @@ def _values(kb: Any, sparql: str, bindings: dict[str, ox.NamedNode | ox.Literal]
     return kb.run(sparql, consume, bindings=bindings or None)
 
 
+@lru_cache(maxsize=65536)
 def short(iri: str) -> str:
     """``iri`` with the KB's longest matching prefix (``ms:QualityIncident``), else itself.
 
