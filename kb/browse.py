@@ -164,8 +164,10 @@ FILTERS: dict[str, str] = {
 def _where(filters: dict[str, str]) -> str:
     """The instance pattern with one constraint per active filter."""
     # the filters first: Oxigraph joins in the written order, and a bound value finds few
-    # instances where the class finds them all
-    return "\n  ".join([*(FILTERS[dim] for dim in filters), "?s a ?cls ."])
+    # instances where the class finds them all; the product first, the country (five
+    # properties, the broadest) last
+    order = [dim for dim in ("product", "source", "period", "country") if dim in filters]
+    return "\n  ".join([*(FILTERS[dim] for dim in order), "?s a ?cls ."])
 
 
 def class_page(kb: Any, cls: str, *, filters: dict[str, str] | None = None,
