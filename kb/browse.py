@@ -311,7 +311,8 @@ def describe(kb: Any, iris: list[str]) -> list[dict[str, Any]]:
 
 LABELS = _PREFIXES + f"""SELECT ?s (SAMPLE(?en) AS ?label) (SAMPLE(?any) AS ?other) WHERE {{
   ?s {_LABEL}|dcterms:title ?any
-  OPTIONAL {{ ?s {_LABEL}|dcterms:title ?en FILTER(LANGMATCHES(LANG(?en), "en") || LANG(?en) = "") }}
+  OPTIONAL {{ ?s {_LABEL}|dcterms:title ?en
+             FILTER(LANGMATCHES(LANG(?en), "en") || LANG(?en) = "") }}
 }} GROUP BY ?s"""
 
 
