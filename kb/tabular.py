@@ -1,0 +1,448 @@
+"""Tables to RDF by W3C CSVW metadata: a small streaming executor of the mapping.
+
+Why CSVW, and why our own executor (issue 18, measured on this machine, see bench/README.md):
+
+* A mapping is one JSON file in the W3C "Metadata Vocabulary for Tabular Data" (CSVW), the
+  file a user can put beside a table as ``x.csv-metadata.json``: columns with their titles,
+  datatypes, ``null`` and ``required``, and the RDF each cell gives by URI templates
+  (``aboutUrl``, ``propertyUrl``, ``valueUrl``). A mapping author reads it column by column;
+  RML/YARRRML (``morph-kgc``) needs triples maps, logical sources and joins for the same
+  table, and its current release cannot sit beside pyoxigraph 0.5 (2.3.1 from 2023 is all
+  pip can give).
+* The ``csvw`` package reads the metadata well but converts a table by building it whole in
+  memory as JSON, then an rdflib graph: about 40x slower than this module and growing with
+  the file. This module reads the same metadata and streams: one row at a time, in constant
+  memory.
+
+Supported (the part of CSVW mappings need): ``dialect`` (``delimiter``, ``header``, ``trim``,
+``encoding``); ``tableSchema.aboutUrl``; per column ``name``, ``titles`` (header cells matched
+by name or title, in any order), ``datatype`` (``string``, ``decimal``, ``integer``,
+``double``, ``date``, ``anyURI`` or ``{"base": …, "format": regex, "minimum": n}``),
+``required``, ``null``, ``default``, ``separator``, ``lang``, ``virtual``, ``suppressOutput``,
+``aboutUrl``, ``propertyUrl``, ``valueUrl``. Templates are RFC 6570 ``{name}`` (percent-encoded)
+and ``{+name}`` (kept); ``_row`` (data row, from 1), ``_sourceRow`` (line in the file),
+``_file`` (the file's name), ``_source`` (the file's IRI) and ``_text`` (the row as written)
+are defined too. Prefixed names are the knowledge base's
+(``ms:``, ``qudt:``…, ``kb.namespaces.PREFIXES``).
+
+Extensions, under ``kb:`` (CSVW allows such annotations):
+
+* ``"kb:resolve": KIND`` — the cell names an entity (``country``, ``product``, ``unit``,
+  ``currency``, ``organization``, ``person``, ``standard``, ``source``): templates see the
+  key the resolver gives (``CN`` for "China"), or the row is reported.
+* ``"kb:parse": "period"`` (``2020``, ``202003``, ``2020-03``, ``2020-03-01/2020-04-04``)
+  defines ``NAME_start`` and ``NAME_end``; ``"kb:parse": "date"`` (with the precision in the
+  column named by ``"kb:precision"``) defines ``NAME_day`` (a day), or ``NAME_earliest``,
+  ``NAME_latest`` and ``NAME_span`` (the precision of a week, month, year or span of days).
+* ``"kb:value": TEMPLATE`` — a virtual column's literal (typed by its ``datatype``).
+* ``"kb:default": TEMPLATE`` — the value of an empty cell, from the row's other values.
+* ``"kb:if": NAME`` — the column gives its triple only when the variable ``NAME`` has a value.
+
+A template's variable with no value (an empty cell) expands to nothing; a column whose cell
+is empty gives no triple, nor does a virtual column whose value expands to nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyoxigraph as ox
+
+from kb.errors import LoadError
+from kb.namespaces import PREFIXES
+
+XSD = PREFIXES["xsd"]
+RDF_TYPE = PREFIXES["rdf"] + "type"
+DATATYPES = {"string": "string", "decimal": "decimal", "number": "double", "double": "double",
+             "integer": "integer", "date": "date", "anyURI": "anyURI", "boolean": "boolean"}
+_VAR = re.compile(r"\{(\+?)([A-Za-z_][\w.]*)\}")
+
+
+class ResolveFailed(Exception):
+    """A cell names no entity, or several; ``message`` says what would be right."""
+
+    def __init__(self, message: str, candidates: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.candidates = candidates or []
+
+
+#: resolve(kind, text, row_values) -> the key templates use; raises ResolveFailed
+Resolver = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A bad cell: where it is, what it holds, what is wrong, what would be right."""
+
+    row: int  # line in the file
+    column: str
+    value: str
+    problem: str
+    candidates: tuple[str, ...] = ()
+
+    def text(self, file: str) -> str:
+        return f"{file}:{self.row}:{self.column}: {self.problem}"
+
+
+@dataclass
+class Column:
+    name: str
+    titles: list[str]
+    spec: dict[str, Any]
+    virtual: bool = False
+
+
+@dataclass
+class Mapping:
+    """A parsed CSVW metadata document."""
+
+    name: str
+    columns: list[Column]
+    about: str | None
+    delimiter: str = ","
+    header: bool = True
+    trim: bool = True
+    encoding: str = "utf-8"
+    title: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        """The mapping's default language (its ``@context``'s ``@language``), else ``en``."""
+        context = self.raw.get("@context")
+        for item in context if isinstance(context, list) else [context]:
+            if isinstance(item, dict) and item.get("@language"):
+                return str(item["@language"])
+        return "en"
+
+    @classmethod
+    def read(cls, path: Path, name: str | None = None) -> Mapping:
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise LoadError(f"not a CSVW metadata file: {e}", path=str(path)) from None
+        schema = meta.get("tableSchema")
+        if not isinstance(schema, dict) or not isinstance(schema.get("columns"), list):
+            raise LoadError("a CSVW mapping needs tableSchema.columns", path=str(path))
+        columns = []
+        for i, spec in enumerate(schema["columns"], start=1):
+            titles = spec.get("titles", [])
+            titles = [titles] if isinstance(titles, str) else list(titles)
+            name = spec.get("name") or (titles[0] if titles else f"_col.{i}")
+            columns.append(Column(name, titles, spec, bool(spec.get("virtual"))))
+        dialect = meta.get("dialect", {})
+        return cls(name or path.stem.removesuffix(".csv-metadata"), columns,
+                   schema.get("aboutUrl"), dialect.get("delimiter", ","),
+                   dialect.get("header", True), dialect.get("trim", True),
+                   dialect.get("encoding", "utf-8"), str(meta.get("dc:title", "")), meta)
+
+    def kinds(self) -> dict[str, str]:
+        """column name -> the entity kind it is resolved as"""
+        return {c.name: c.spec["kb:resolve"] for c in self.columns if "kb:resolve" in c.spec}
+
+
+def _expand_name(text: str) -> str:
+    prefix, sep, local = text.partition(":")
+    if sep and prefix in PREFIXES and not local.startswith("//"):
+        return PREFIXES[prefix] + local
+    return text
+
+
+def expand_template(template: str, values: dict[str, str | None], *, strict: bool = True,
+                    encode: bool = True) -> str | None:
+    """RFC 6570 ``{var}``/``{+var}``; None when a variable has no value (``strict``), else
+    an empty string in its place; ``encode=False`` for literals (nothing percent-encoded).
+
+    >>> expand_template("country/{c}", {"c": "C N"}), expand_template("{+u}#x", {"u": "a:b/c"})
+    ('country/C%20N', 'a:b/c#x')
+    >>> expand_template("x/{missing}", {}) is None
+    True
+    """
+    missing = False
+
+    def one(m: re.Match[str]) -> str:
+        nonlocal missing
+        value = values.get(m.group(2))
+        if value is None or value == "":
+            missing = True
+            return ""
+        return value if m.group(1) or not encode else quote(value, safe="")
+
+    out = _VAR.sub(one, _expand_name(template))
+    return None if missing and strict else out
+
+
+def _parse_period(text: str) -> tuple[str, str]:
+    """``2020`` | ``202003`` | ``2020-03`` | ``2020-03-01`` | ``A/B`` -> first and last day.
+
+    >>> _parse_period("202002"), _parse_period("2020-03-01/2020-04-04")
+    (('2020-02-01', '2020-02-29'), ('2020-03-01', '2020-04-04'))
+    """
+    if "/" in text:
+        a, b = text.split("/", 1)
+        start, end = date.fromisoformat(a.strip()), date.fromisoformat(b.strip())
+        if end < start:
+            raise ValueError("the period ends before it starts")
+        return start.isoformat(), end.isoformat()
+    if re.fullmatch(r"\d{4}", text):
+        return f"{text}-01-01", f"{text}-12-31"
+    m = re.fullmatch(r"(\d{4})-?(\d{2})", text)
+    if m:
+        first = date(int(m.group(1)), int(m.group(2)), 1)
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        return first.isoformat(), last.isoformat()
+    day = date.fromisoformat(text).isoformat()
+    return day, day
+
+
+PRECISIONS = ("day", "week", "month", "year", "days")
+
+
+def _parse_date(text: str, precision: str | None) -> dict[str, str]:
+    """A date kept at its precision: a day, or the first and last days it can be (``span``
+    is then the precision).
+
+    >>> _parse_date("2020-03", None)
+    {'earliest': '2020-03-01', 'latest': '2020-03-31', 'span': 'month'}
+    """
+    precision = (precision or "").strip().lower() or None
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"the precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if "/" in text:
+        start, end = _parse_period(text)
+        return {"earliest": start, "latest": end, "span": precision or "days"}
+    if precision == "week":
+        first = date.fromisoformat(text)
+        return {"earliest": first.isoformat(), "latest": (first + timedelta(days=6)).isoformat(),
+                "span": "week"}
+    start, end = _parse_period(text)
+    found = "day" if start == end else "year" if len(text) == 4 else "month"
+    if precision is not None and precision != found:
+        raise ValueError(f"the date gives a {found}, the precision says {precision}")
+    if found == "day":
+        return {"day": start}
+    return {"earliest": start, "latest": end, "span": found}
+
+
+def _literal(value: str, spec: dict[str, Any]) -> ox.Literal:
+    base = _base(spec)
+    if base == "string":
+        lang = spec.get("lang")
+        return ox.Literal(value, language=lang) if lang else ox.Literal(value)
+    return ox.Literal(value, datatype=ox.NamedNode(XSD + DATATYPES[base]))
+
+
+def _base(spec: dict[str, Any]) -> str:
+    datatype = spec.get("datatype", "string")
+    return datatype.get("base", "string") if isinstance(datatype, dict) else datatype
+
+
+def _check_value(text: str, spec: dict[str, Any]) -> str:
+    """The cell's value in its datatype's canonical form; ValueError says what is wrong."""
+    datatype = spec.get("datatype", "string")
+    constraints = datatype if isinstance(datatype, dict) else {}
+    base = _base(spec)
+    if base in ("decimal", "double", "integer", "number"):
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"{text!r} is not a number (write digits with a dot for the "
+                             "decimals, e.g. 1250000 or 3.5; no thousands separators)") from None
+        if not number.is_finite():
+            raise ValueError(f"{text!r} is not a finite number")
+        if base == "integer" and number != number.to_integral_value():
+            raise ValueError(f"{text!r} is not a whole number")
+        if "minimum" in constraints and number < Decimal(str(constraints["minimum"])):
+            raise ValueError(f"{text} is below the minimum {constraints['minimum']}")
+        return str(number)
+    if base == "date":
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date (write YYYY-MM-DD)") from None
+    if "format" in constraints and not re.fullmatch(constraints["format"], text):
+        raise ValueError(f"{text!r} is not one of the accepted values "
+                         f"({constraints['format'].replace('|', ', ')})")
+    return text
+
+
+@dataclass
+class Row:
+    line: int
+    number: int
+    cells: list[str]
+    triples: list[ox.Triple] = field(default_factory=list)
+    errors: list[CellError] = field(default_factory=list)
+    entities: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (kind, text)
+
+    @property
+    def text(self) -> str:
+        return ",".join(self.cells)
+
+
+def read_rows(mapping: Mapping, lines: Iterable[str], file_name: str,
+              resolve: Resolver | None = None, source: str = "") -> Iterator[Row]:
+    """The rows of a table as triples (or cell errors), one row at a time.
+
+    Raises:
+        LoadError: the header lacks a required column.
+    """
+    reader = csv.reader(lines, delimiter=mapping.delimiter)
+    header = next(reader, None) if mapping.header else None
+    real = [c for c in mapping.columns if not c.virtual]
+    if header is None:
+        if mapping.header:
+            raise LoadError("the table is empty (no header row)", path=file_name)
+        where = {c.name: i for i, c in enumerate(real)}
+    else:
+        cells = [h.strip().casefold() for h in header]
+        where = {}
+        for c in real:
+            for label in (c.name, *c.titles):
+                if label.casefold() in cells:
+                    where[c.name] = cells.index(label.casefold())
+                    break
+            else:
+                if c.spec.get("required"):
+                    names = " or ".join(repr(t) for t in (c.name, *c.titles))
+                    raise LoadError(f"the header has no column {names}; it has "
+                                    f"{', '.join(repr(h) for h in header)}", path=file_name)
+    prepared = _Prepared(mapping, where, file_name, resolve, source)
+    line = 1 if mapping.header else 0
+    for number, cells in enumerate(reader, start=1):
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        yield prepared.row(Row(line, number, cells))
+
+
+class _Prepared:
+    """A mapping bound to one table's header: turns rows into triples."""
+
+    def __init__(self, mapping: Mapping, where: dict[str, int], file_name: str,
+                 resolve: Resolver | None, source: str) -> None:
+        self.mapping, self.where, self.resolve = mapping, where, resolve
+        self.file, self.source = file_name, source
+        self.predicates: dict[str, ox.NamedNode] = {}
+
+    def _predicate(self, iri: str) -> ox.NamedNode:
+        node = self.predicates.get(iri)
+        if node is None:
+            node = self.predicates[iri] = ox.NamedNode(iri)
+        return node
+
+    def row(self, row: Row) -> Row:
+        values: dict[str, str | None] = {"_row": str(row.number), "_sourceRow": str(row.line),
+                                         "_file": self.file, "_source": self.source,
+                                         "_text": ",".join(row.cells)}
+        lists: dict[str, list[str]] = {}
+        late: list[Column] = []
+        for col in self.mapping.columns:
+            if col.virtual:
+                continue
+            spec = col.spec
+            i = self.where.get(col.name)
+            text = row.cells[i] if i is not None and i < len(row.cells) else ""
+            if self.mapping.trim:
+                text = text.strip()
+            nulls = spec.get("null", "")
+            if text in ([nulls] if isinstance(nulls, str) else nulls):
+                text = str(spec.get("default", ""))
+            if not text:
+                if "kb:default" in spec:
+                    late.append(col)
+                elif spec.get("required"):
+                    row.errors.append(CellError(row.line, col.name, "", "a value is required"))
+                values[col.name] = None
+                continue
+            parts = [p.strip() for p in text.split(spec["separator"])] if spec.get(
+                "separator") else [text]
+            parsed = [self._cell(row, col, p, values) for p in parts if p]
+            lists[col.name] = [p for p in parsed if p is not None]
+            values[col.name] = lists[col.name][0] if lists[col.name] else None
+        for col in late:
+            values[col.name] = expand_template(col.spec["kb:default"], values, strict=False,
+                                               encode=_base(col.spec) == "anyURI")
+            lists[col.name] = [values[col.name]] if values[col.name] else []  # type: ignore[list-item]
+        if row.errors:
+            return row
+        about = self.mapping.about
+        for col in self.mapping.columns:
+            spec = col.spec
+            if spec.get("suppressOutput") or ("kb:if" in spec and not values.get(spec["kb:if"])):
+                continue
+            subject_text = expand_template(spec.get("aboutUrl", about) or "", values, strict=False)
+            prop = spec.get("propertyUrl")
+            if not subject_text or not prop:
+                continue
+            subject = ox.NamedNode(subject_text)
+            predicate = self._predicate(expand_template(prop, values, strict=False) or "")
+            if col.virtual:
+                obj: ox.NamedNode | ox.Literal | None = None
+                if "valueUrl" in spec:
+                    target = expand_template(spec["valueUrl"], values, strict=False)
+                    obj = ox.NamedNode(target) if target else None
+                elif "kb:value" in spec:
+                    text = expand_template(spec["kb:value"], values, strict=False, encode=False)
+                    obj = _literal(text, spec) if text else None
+                if obj is not None:
+                    row.triples.append(ox.Triple(subject, predicate, obj))
+                continue
+            for value in lists.get(col.name, []):
+                if "valueUrl" in spec:
+                    target = expand_template(spec["valueUrl"], {**values, col.name: value},
+                                             strict=False)
+                    if target:
+                        row.triples.append(ox.Triple(subject, predicate, ox.NamedNode(target)))
+                else:
+                    row.triples.append(ox.Triple(subject, predicate, _literal(value, spec)))
+        return row
+
+    def _cell(self, row: Row, col: Column, text: str, values: dict[str, str | None]
+              ) -> str | None:
+        spec = col.spec
+        try:
+            value = _check_value(text, spec)
+            parse = spec.get("kb:parse")
+            if parse == "period":
+                values[f"{col.name}_start"], values[f"{col.name}_end"] = _parse_period(value)
+            elif parse == "date":
+                precision_col = spec.get("kb:precision")
+                i = self.where.get(precision_col) if precision_col else None
+                precision = row.cells[i] if i is not None and i < len(row.cells) else None
+                for k, v in _parse_date(value, precision).items():
+                    values[f"{col.name}_{k}"] = v
+            kind = spec.get("kb:resolve")
+            if kind is not None and self.resolve is not None:
+                row.entities[col.name] = (kind, value)
+                value = self.resolve(kind, value)
+            return value
+        except ResolveFailed as e:
+            row.errors.append(CellError(row.line, col.name, text, str(e), tuple(e.candidates)))
+        except ValueError as e:
+            what = {"period": "a period (2020, 202003, 2020-03 or 2020-03-01/2020-04-04)",
+                    "date": "a date (2020-03-28, 2020-03, 2020, or 2020-03-23/2020-03-24)"}
+            hint = what.get(spec.get("kb:parse", ""), "")
+            message = str(e) if not hint or str(e).startswith("'") and "not" in str(e) else (
+                f"{text!r} is not {hint}: {e}")
+            row.errors.append(CellError(row.line, col.name, text, message))
+        return None
+
+
+def open_lines(path: Path, encoding: str = "utf-8") -> io.TextIOWrapper:
+    """The table's text, read as it goes (a BOM is dropped)."""
+    try:
+        return path.open(encoding="utf-8-sig" if encoding.lower() == "utf-8" else encoding,
+                         newline="")
+    except OSError as e:
+        raise LoadError(f"cannot read: {e.strerror}", path=str(path)) from None
