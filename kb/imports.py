@@ -143,7 +143,8 @@ def import_table(kb, path: str | Path, mapping: str | Path | Mapping, *,
             raise LoadError(f"{report.bad_rows:,} bad row(s); nothing was imported (fix them, "
                             "or import the good rows with --skip-bad REPORT):\n"
                             + report.error_text(), path=str(path))
-        extra = list(_created_entities(resolver)) + list(_file_description(path, unit, table))
+        extra = [*_created_entities(resolver, table.language),
+                 *_file_description(path, unit, table)]
         report.triples += len(extra)
         if dry_run:
             return report
@@ -205,7 +206,7 @@ def _bad(report: ImportReport, row: Row, bad: csv.writer | None) -> None:  # typ
                           " | ".join(e.candidates)])
 
 
-class _bad_rows_report:  # noqa: N801 - used as a context manager, like open()
+class _bad_rows_report:  # a context manager, named like open()
     """The CSV report of bad rows (``--skip-bad REPORT``), or nothing."""
 
     def __init__(self, path: str | Path | None) -> None:
@@ -228,7 +229,9 @@ class _bad_rows_report:  # noqa: N801 - used as a context manager, like open()
             self.file.close()
 
 
-def _created_entities(resolver: Resolver) -> Iterator[ox.Triple]:
+def _created_entities(resolver: Resolver, language: str) -> Iterator[ox.Triple]:
+    """What ``--create`` minted, and the sources named by URL (their publication date is
+    not known: ``kb validate`` lists them for a curator)."""
     for kind, minted in resolver.created.items():
         namespace = KINDS[kind][0]
         for key, name in minted.items():
@@ -237,6 +240,10 @@ def _created_entities(resolver: Resolver) -> Iterator[ox.Triple]:
                 yield ox.Triple(node, TYPE, _iri("ms", "SourceDocument"))
                 yield ox.Triple(node, _iri("schema", "url"), ox.NamedNode(name))
                 yield ox.Triple(node, _iri("dcterms", "title"), ox.Literal(name))
+                yield ox.Triple(node, _iri("dcterms", "language"), ox.Literal(language))
+                yield ox.Triple(node, _iri("ms", "retrieval"), ox.Literal(
+                    "Named by its URL in an imported table; not read by the curators.",
+                    language="en"))
                 continue
             yield ox.Triple(node, TYPE, _iri("ms", CREATABLE[kind].removeprefix("ms:")))
             yield ox.Triple(node, LABEL, ox.Literal(name, language="en"))

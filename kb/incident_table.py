@@ -74,7 +74,7 @@ def export_incidents(kb, out: IO[str]) -> int:
     writer.writerow(COLUMNS)
     n = 0
     for row in kb.select(INCIDENTS):
-        def cell(name: str) -> str:
+        def cell(name: str, row: dict = row) -> str:
             return str(row[name]) if name in row else ""
 
         if cell("date"):

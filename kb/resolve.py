@@ -172,11 +172,11 @@ class Resolver:
         raise ResolveFailed(f"unknown {kind} {text!r}{closest}{hint}", candidates)
 
     def closest(self, kind: str, text: str, limit: int = 3) -> list[str]:
-        choices = {key: label for key, label in self.labels.get(kind, {}).items()}
+        choices = dict(self.labels.get(kind, {}))
         if not choices:
             return []
         found = process.extract(text, choices, scorer=fuzz.WRatio, limit=limit,
-                                score_cutoff=50)
+                                score_cutoff=60)
         return [f"{label} ({key})" for label, _score, key in found]
 
 

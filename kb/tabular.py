@@ -138,8 +138,8 @@ class Mapping:
         for i, spec in enumerate(schema["columns"], start=1):
             titles = spec.get("titles", [])
             titles = [titles] if isinstance(titles, str) else list(titles)
-            name = spec.get("name") or (titles[0] if titles else f"_col.{i}")
-            columns.append(Column(name, titles, spec, bool(spec.get("virtual"))))
+            column = spec.get("name") or (titles[0] if titles else f"_col.{i}")
+            columns.append(Column(column, titles, spec, bool(spec.get("virtual"))))
         dialect = meta.get("dialect", {})
         return cls(name or path.stem.removesuffix(".csv-metadata"), columns,
                    schema.get("aboutUrl"), dialect.get("delimiter", ","),
@@ -433,7 +433,7 @@ class _Prepared:
             what = {"period": "a period (2020, 202003, 2020-03 or 2020-03-01/2020-04-04)",
                     "date": "a date (2020-03-28, 2020-03, 2020, or 2020-03-23/2020-03-24)"}
             hint = what.get(spec.get("kb:parse", ""), "")
-            message = str(e) if not hint or str(e).startswith("'") and "not" in str(e) else (
+            message = str(e) if not hint or (str(e).startswith("'") and "not" in str(e)) else (
                 f"{text!r} is not {hint}: {e}")
             row.errors.append(CellError(row.line, col.name, text, message))
         return None
