@@ -73,7 +73,9 @@ def norm(text: str) -> str:
 
 
 def slug(text: str) -> str:
-    """>>> slug("Shenzhen Bioeasy Biotechnology Co., Ltd.")
+    """A name as the last segment of a minted IRI.
+
+    >>> slug("Shenzhen Bioeasy Biotechnology Co., Ltd.")
     'shenzhen-bioeasy-biotechnology-co-ltd'
     """
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()

@@ -50,8 +50,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -60,11 +59,8 @@ import pyoxigraph as ox
 
 from kb.errors import LoadError
 from kb.namespaces import PREFIXES
+from kb.tabular_values import base_of, check_value, literal, parse_date, parse_period
 
-XSD = PREFIXES["xsd"]
-RDF_TYPE = PREFIXES["rdf"] + "type"
-DATATYPES = {"string": "string", "decimal": "decimal", "number": "double", "double": "double",
-             "integer": "integer", "date": "date", "anyURI": "anyURI", "boolean": "boolean"}
 _VAR = re.compile(r"\{(\+?)([A-Za-z_][\w.]*)\}")
 
 
@@ -168,112 +164,33 @@ def expand_template(template: str, values: dict[str, str | None], *, strict: boo
     >>> expand_template("x/{missing}", {}) is None
     True
     """
-    missing = False
-
-    def one(m: re.Match[str]) -> str:
-        nonlocal missing
-        value = values.get(m.group(2))
+    out, missing = [], False
+    for text, name, reserved in _compile(template):
+        out.append(text)
+        if name is None:
+            continue
+        value = values.get(name)
         if value is None or value == "":
             missing = True
-            return ""
-        return value if m.group(1) or not encode else quote(value, safe="")
-
-    out = _VAR.sub(one, _expand_name(template))
-    return None if missing and strict else out
+        else:
+            out.append(value if reserved or not encode else _quote(value))
+    return None if missing and strict else "".join(out)
 
 
-def _parse_period(text: str) -> tuple[str, str]:
-    """``2020`` | ``202003`` | ``2020-03`` | ``2020-03-01`` | ``A/B`` -> first and last day.
-
-    >>> _parse_period("202002"), _parse_period("2020-03-01/2020-04-04")
-    (('2020-02-01', '2020-02-29'), ('2020-03-01', '2020-04-04'))
-    """
-    if "/" in text:
-        a, b = text.split("/", 1)
-        start, end = date.fromisoformat(a.strip()), date.fromisoformat(b.strip())
-        if end < start:
-            raise ValueError("the period ends before it starts")
-        return start.isoformat(), end.isoformat()
-    if re.fullmatch(r"\d{4}", text):
-        return f"{text}-01-01", f"{text}-12-31"
-    m = re.fullmatch(r"(\d{4})-?(\d{2})", text)
-    if m:
-        first = date(int(m.group(1)), int(m.group(2)), 1)
-        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        return first.isoformat(), last.isoformat()
-    day = date.fromisoformat(text).isoformat()
-    return day, day
+@lru_cache(maxsize=4096)
+def _compile(template: str) -> tuple[tuple[str, str | None, bool], ...]:
+    """A template as (text, variable, reserved) parts, parsed once."""
+    template, parts, at = _expand_name(template), [], 0
+    for m in _VAR.finditer(template):
+        parts.append((template[at:m.start()], m.group(2), bool(m.group(1))))
+        at = m.end()
+    parts.append((template[at:], None, False))
+    return tuple(parts)
 
 
-PRECISIONS = ("day", "week", "month", "year", "days")
-
-
-def _parse_date(text: str, precision: str | None) -> dict[str, str]:
-    """A date kept at its precision: a day, or the first and last days it can be (``span``
-    is then the precision).
-
-    >>> _parse_date("2020-03", None)
-    {'earliest': '2020-03-01', 'latest': '2020-03-31', 'span': 'month'}
-    """
-    precision = (precision or "").strip().lower() or None
-    if precision is not None and precision not in PRECISIONS:
-        raise ValueError(f"the precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if "/" in text:
-        start, end = _parse_period(text)
-        return {"earliest": start, "latest": end, "span": precision or "days"}
-    if precision == "week":
-        first = date.fromisoformat(text)
-        return {"earliest": first.isoformat(), "latest": (first + timedelta(days=6)).isoformat(),
-                "span": "week"}
-    start, end = _parse_period(text)
-    found = "day" if start == end else "year" if len(text) == 4 else "month"
-    if precision is not None and precision != found:
-        raise ValueError(f"the date gives a {found}, the precision says {precision}")
-    if found == "day":
-        return {"day": start}
-    return {"earliest": start, "latest": end, "span": found}
-
-
-def _literal(value: str, spec: dict[str, Any]) -> ox.Literal:
-    base = _base(spec)
-    if base == "string":
-        lang = spec.get("lang")
-        return ox.Literal(value, language=lang) if lang else ox.Literal(value)
-    return ox.Literal(value, datatype=ox.NamedNode(XSD + DATATYPES[base]))
-
-
-def _base(spec: dict[str, Any]) -> str:
-    datatype = spec.get("datatype", "string")
-    return datatype.get("base", "string") if isinstance(datatype, dict) else datatype
-
-
-def _check_value(text: str, spec: dict[str, Any]) -> str:
-    """The cell's value in its datatype's canonical form; ValueError says what is wrong."""
-    datatype = spec.get("datatype", "string")
-    constraints = datatype if isinstance(datatype, dict) else {}
-    base = _base(spec)
-    if base in ("decimal", "double", "integer", "number"):
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"{text!r} is not a number (write digits with a dot for the "
-                             "decimals, e.g. 1250000 or 3.5; no thousands separators)") from None
-        if not number.is_finite():
-            raise ValueError(f"{text!r} is not a finite number")
-        if base == "integer" and number != number.to_integral_value():
-            raise ValueError(f"{text!r} is not a whole number")
-        if "minimum" in constraints and number < Decimal(str(constraints["minimum"])):
-            raise ValueError(f"{text} is below the minimum {constraints['minimum']}")
-        return str(number)
-    if base == "date":
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            raise ValueError(f"{text!r} is not a date (write YYYY-MM-DD)") from None
-    if "format" in constraints and not re.fullmatch(constraints["format"], text):
-        raise ValueError(f"{text!r} is not one of the accepted values "
-                         f"({constraints['format'].replace('|', ', ')})")
-    return text
+@lru_cache(maxsize=65536)
+def _quote(value: str) -> str:
+    return quote(value, safe="")
 
 
 @dataclass
@@ -372,7 +289,7 @@ class _Prepared:
             values[col.name] = lists[col.name][0] if lists[col.name] else None
         for col in late:
             values[col.name] = expand_template(col.spec["kb:default"], values, strict=False,
-                                               encode=_base(col.spec) == "anyURI")
+                                               encode=base_of(col.spec) == "anyURI")
             lists[col.name] = [values[col.name]] if values[col.name] else []  # type: ignore[list-item]
         if row.errors:
             return row
@@ -394,7 +311,7 @@ class _Prepared:
                     obj = ox.NamedNode(target) if target else None
                 elif "kb:value" in spec:
                     text = expand_template(spec["kb:value"], values, strict=False, encode=False)
-                    obj = _literal(text, spec) if text else None
+                    obj = literal(text, spec) if text else None
                 if obj is not None:
                     row.triples.append(ox.Triple(subject, predicate, obj))
                 continue
@@ -405,22 +322,22 @@ class _Prepared:
                     if target:
                         row.triples.append(ox.Triple(subject, predicate, ox.NamedNode(target)))
                 else:
-                    row.triples.append(ox.Triple(subject, predicate, _literal(value, spec)))
+                    row.triples.append(ox.Triple(subject, predicate, literal(value, spec)))
         return row
 
     def _cell(self, row: Row, col: Column, text: str, values: dict[str, str | None]
               ) -> str | None:
         spec = col.spec
         try:
-            value = _check_value(text, spec)
+            value = check_value(text, spec)
             parse = spec.get("kb:parse")
             if parse == "period":
-                values[f"{col.name}_start"], values[f"{col.name}_end"] = _parse_period(value)
+                values[f"{col.name}_start"], values[f"{col.name}_end"] = parse_period(value)
             elif parse == "date":
                 precision_col = spec.get("kb:precision")
                 i = self.where.get(precision_col) if precision_col else None
                 precision = row.cells[i] if i is not None and i < len(row.cells) else None
-                for k, v in _parse_date(value, precision).items():
+                for k, v in parse_date(value, precision).items():
                     values[f"{col.name}_{k}"] = v
             kind = spec.get("kb:resolve")
             if kind is not None and self.resolve is not None:
