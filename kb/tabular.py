@@ -252,10 +252,12 @@ class _Prepared:
         self.file, self.source = file_name, source
         self.predicates: dict[str, ox.NamedNode] = {}
 
-    def _predicate(self, iri: str) -> ox.NamedNode:
-        node = self.predicates.get(iri)
+    def _predicate(self, template: str, values: dict[str, str | None]) -> ox.NamedNode:
+        node = self.predicates.get(template)
         if node is None:
-            node = self.predicates[iri] = ox.NamedNode(iri)
+            node = ox.NamedNode(expand_template(template, values, strict=False) or "")
+            if "{" not in template:  # the same on every row
+                self.predicates[template] = node
         return node
 
     def row(self, row: Row) -> Row:
@@ -294,16 +296,20 @@ class _Prepared:
         if row.errors:
             return row
         about = self.mapping.about
+        subjects: dict[str, ox.NamedNode | None] = {}
         for col in self.mapping.columns:
             spec = col.spec
             if spec.get("suppressOutput") or ("kb:if" in spec and not values.get(spec["kb:if"])):
                 continue
-            subject_text = expand_template(spec.get("aboutUrl", about) or "", values, strict=False)
             prop = spec.get("propertyUrl")
-            if not subject_text or not prop:
+            template = spec.get("aboutUrl", about) or ""
+            if template not in subjects:  # each subject expanded once a row
+                text = expand_template(template, values, strict=False)
+                subjects[template] = ox.NamedNode(text) if text else None
+            subject = subjects[template]
+            if subject is None or not prop:
                 continue
-            subject = ox.NamedNode(subject_text)
-            predicate = self._predicate(expand_template(prop, values, strict=False) or "")
+            predicate = self._predicate(prop, values)
             if col.virtual:
                 obj: ox.NamedNode | ox.Literal | None = None
                 if "valueUrl" in spec:

@@ -71,3 +71,17 @@ def test_the_union_benchmark_compares_set_and_bag_answers_on_the_mix() -> None:
     for name in (*MIX, "load", "disk"):
         assert any(line.split()[:1] == [name] for line in done.stdout.splitlines()), done.stdout
     assert "query mix geomean ratio" in done.stdout
+
+
+def test_the_import_benchmark_imports_every_generated_row() -> None:
+    """A tiny run of ``python -m bench import``: the generated Comtrade rows all resolve and
+    import (the import would fail on one bad row), and both runs are measured."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bench", "import", "--rows", "300"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "300 rows" in done.stdout
+    assert "mapping engine alone" in done.stdout and "kb import" in done.stdout
+    assert "ratio kb import / engine alone" in done.stdout

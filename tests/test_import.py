@@ -211,3 +211,18 @@ def test_the_cli_reports_bad_rows_and_dry_runs(tmp_path):
     assert "1 ms:ExportStatistic" in dry.stderr
     nothing = run_kb("query", "ASK { ?s a ms:ExportStatistic }", "--format", "csv", store=store)
     assert "false" in nothing.stdout.lower()
+
+
+def test_a_large_import_is_written_in_chunks_and_replaced_alike(kb, tmp_path, monkeypatch):
+    monkeypatch.setattr("kb.imports.ATOMIC_TRIPLES", 10)
+    monkeypatch.setattr("kb.imports.CHUNK_QUADS", 7)
+    path = table(tmp_path, HEADER + GOOD + "202004,Export,China,Netherlands,901920,u,1200,\n")
+    report = import_table(kb, path, "trade-statistics")
+    stored = kb.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{GRAPH}file/trade.csv> "
+                       "{ ?s ?p ?o } }")
+    assert int(stored[0]["n"]) == report.triples
+    path.write_text(HEADER + GOOD, encoding="utf-8")
+    import_table(kb, path, "trade-statistics")
+    assert not kb.ask("ASK { ?s ms:productCategory product:ventilator ; "
+                      "ms:destination country:NL }")
+    assert kb.ask("ASK { ?s ms:destination country:IT }")
