@@ -226,3 +226,21 @@ def test_a_large_import_is_written_in_chunks_and_replaced_alike(kb, tmp_path, mo
     assert not kb.ask("ASK { ?s ms:productCategory product:ventilator ; "
                       "ms:destination country:NL }")
     assert kb.ask("ASK { ?s ms:destination country:IT }")
+
+
+def test_an_incident_date_is_kept_at_its_precision_or_reported(kb, tmp_path):
+    head = "date,date_precision,country,product,source\n"
+    bad = table(tmp_path, head + "28 March,,NL,masks,source:seed-report\n"
+                "2020-03-28,month,NL,masks,source:seed-report\n", "i.csv")
+    with pytest.raises(LoadError) as e:
+        import_table(kb, bad, "incidents")
+    assert "i.csv:2:date: '28 March' is not a date (2020-03-28, 2020-03" in str(e.value)
+    assert "i.csv:3:date: '2020-03-28' is not a date" in str(e.value)
+    assert "the date gives a day, the precision says month" in str(e.value)
+    good = table(tmp_path, head + "2020-03-23/2020-03-29,week,NL,masks,source:seed-report\n",
+                 "i.csv")
+    import_table(kb, good, "incidents")
+    assert kb.ask("""ASK { GRAPH <https://w3id.org/medsupply-kb/graph/file/i.csv> {
+        ?i ms:dateEarliest "2020-03-23"^^xsd:date ; ms:dateLatest "2020-03-29"^^xsd:date ;
+           ms:datePrecision "week" ; ms:actorCountry country:NL ;
+           prov:wasDerivedFrom source:seed-report FILTER NOT EXISTS { ?i ms:date ?day } } }""")
