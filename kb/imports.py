@@ -7,7 +7,7 @@ streaming executor of our own is said there), its names resolved to the KB's ent
 replaces what it imported before.
 
 Provenance: the file is a ``ms:SourceDocument`` in its graph; each row is a ``csvw:Row``
-(``csvw:rownum``, ``csvw:url <file#row=N>``) that ``csvw:describes`` the nodes it gave; the
+(``<file#row=N>``, with its ``csvw:rownum``) that ``csvw:describes`` the nodes it gave; the
 load record in the ``loads`` graph holds the file's name, SHA-256, mapping
 (``dcterms:conformsTo``), time and triples, as for ``kb load``.
 
@@ -162,7 +162,7 @@ def _convert(table: Mapping, path: Path, unit: str, resolver: Resolver, report: 
     """Rows -> N-Triples in ``out`` (good rows) and the report (bad ones)."""
     batch: list[ox.Triple] = []
     row_type, describes = ox.NamedNode(CSVW + "Row"), ox.NamedNode(CSVW + "describes")
-    rownum, url = ox.NamedNode(CSVW + "rownum"), ox.NamedNode(CSVW + "url")
+    rownum = ox.NamedNode(CSVW + "rownum")
     integer = ox.NamedNode(PREFIXES["xsd"] + "integer")
     try:
         with open_lines(path, table.encoding) as lines:
@@ -175,7 +175,6 @@ def _convert(table: Mapping, path: Path, unit: str, resolver: Resolver, report: 
                 node = ox.NamedNode(f"{unit}#row={row.line}")
                 batch.append(ox.Triple(node, TYPE, row_type))
                 batch.append(ox.Triple(node, rownum, ox.Literal(str(row.line), datatype=integer)))
-                batch.append(ox.Triple(node, url, node))
                 for subject in dict.fromkeys(t.subject for t in row.triples):
                     batch.append(ox.Triple(node, describes, subject))
                 for t in row.triples:
