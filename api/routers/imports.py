@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -83,4 +84,6 @@ async def import_post(
             skip_bad=report_path if dry_run else None)
     except KbError as e:
         return _page(request, 400, error=str(e), staged=staged, **form)
+    if not dry_run:  # imported: the staged upload is not needed any more
+        shutil.rmtree(path.parent, ignore_errors=True)
     return _page(request, report=report, staged=staged, done=not dry_run, **form)
