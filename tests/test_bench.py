@@ -95,3 +95,17 @@ def test_generated_incidents_fill_the_incident_table(tmp_path: Path) -> None:
         rows = incidents.incidents(kb)
         assert rows and all(r["country"] and r["product"] and r["dates"] for r in rows)
         assert any(r["replies"] for r in rows)
+
+
+def test_the_import_benchmark_imports_every_generated_row() -> None:
+    """A tiny run of ``python -m bench import``: the generated Comtrade rows all resolve and
+    import (the import would fail on one bad row), and both runs are measured."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bench", "import", "--rows", "300"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "300 rows" in done.stdout
+    assert "mapping engine alone" in done.stdout and "kb import" in done.stdout
+    assert "ratio kb import / engine alone" in done.stdout
