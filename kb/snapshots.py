@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,8 @@ IMAGE = "kb-image.nq"
 #: Resident memory of an in-memory store per byte of its N-Quads dump (measured: 362 MB for
 #: the 265 MB dump of 1M triples, named graph and union), rounded up.
 MEMORY_PER_DUMP_BYTE = 1.5
+#: Seconds between a new checkpoint and its image: a burst of writes makes one image.
+QUIET_SECONDS = 0.5
 
 
 class Snapshot(NamedTuple):
@@ -163,6 +166,7 @@ class Snapshots:
         closed or over the budget."""
         while not self._closed and self.mode != "disk":
             self._wanted.wait()
+            time.sleep(QUIET_SECONDS)  # writes in a burst: one image for the last of them
             self._wanted.clear()
             if self._closed:
                 return
