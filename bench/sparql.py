@@ -166,7 +166,7 @@ def _wait_for_memory(base: str, url: str, seconds: float = 900) -> float:
                 t.start()
             for t in threads:
                 t.join()
-            time.sleep(0.2)
+            time.sleep(1)  # /health counts the triples: not too often
     raise SystemExit(f"{base}: the workers did not answer from memory in {seconds:.0f} s")
 
 
