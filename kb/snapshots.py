@@ -15,8 +15,9 @@
   the checkpoint on disk until then. So the disk stays the one durable truth, every
   acknowledged write is read back at once (from the new checkpoint), and the copies follow
   the writes in order, one generation at a time.
-* Above the budget (or above half of a worker's address space cap) the workers stay on the
-  checkpoints, and ``status()`` and the log say why.
+* Above the budget the workers stay on the checkpoints, and ``status()`` and the log say
+  why. A worker widens its address space cap (``KB_QUERY_MEMORY_BYTES``, the queries' room)
+  by the size of the copy it loads.
 """
 
 from __future__ import annotations
@@ -62,19 +63,17 @@ def default_replica_bytes() -> int:
 
 
 class Snapshots:
-    """The snapshots of ``kb`` (a ``kb.workers.KnowledgeSource``) for ``copies`` workers,
-    each capped at ``worker_cap`` bytes of address space (0: none). ``replica_bytes`` is the
-    memory all workers' in-memory copies may take together (0: none, -1: a quarter of the
-    machine's memory). ``opened()`` names the snapshots the workers have open;
+    """The snapshots of ``kb`` (a ``kb.workers.KnowledgeSource``) for ``copies`` workers.
+    ``replica_bytes`` is the memory all workers' in-memory copies may take together (0: none,
+    -1: a quarter of the machine's memory). ``opened()`` names the snapshots the workers have open;
     ``on_image(snapshot)`` is called (on a thread) when a snapshot's image is ready."""
 
-    def __init__(self, kb: object, *, copies: int, replica_bytes: int, worker_cap: int,
+    def __init__(self, kb: object, *, copies: int, replica_bytes: int,
                  opened: Callable[[], set[str]],
                  on_image: Callable[[Snapshot], None]) -> None:
         self.kb = kb
         self.copies = copies
         self.budget = default_replica_bytes() if replica_bytes < 0 else replica_bytes
-        self.worker_cap = worker_cap
         self._opened = opened
         self._on_image = on_image
         self._take_lock = threading.Lock()  # one snapshot taken at a time
@@ -208,10 +207,7 @@ class Snapshots:
         total = self.copy_bytes * self.copies
         over = (f"the data needs about {_mb(self.copy_bytes)} MB per copy, "
                 f"{_mb(total)} MB for {self.copies} workers, over the memory budget of "
-                f"{_mb(self.budget)} MB (KB_REPLICA_MEMORY_BYTES)") if total > self.budget else (
-            f"a copy of about {_mb(self.copy_bytes)} MB is over half of a worker's "
-            f"{_mb(self.worker_cap)} MB address space (KB_QUERY_MEMORY_BYTES)"
-            if self.worker_cap and self.copy_bytes > self.worker_cap // 2 else None)
+                f"{_mb(self.budget)} MB (KB_REPLICA_MEMORY_BYTES)") if total > self.budget else None
         if over is not None:
             partial.unlink(missing_ok=True)
             self.mode, self.reason = "disk", over

@@ -40,6 +40,9 @@ INLINE_BYTES = 256 * 1024
 #: a larger one by a thread, while the checkpoint on disk answers.
 SMALL_IMAGE_BYTES = 8 * 1024 * 1024
 LOADER_STACK_BYTES = 8 * 1024 * 1024
+#: Address space a worker adds to its cap per byte of the image it loads (the copy takes
+#: about 1.4 bytes per byte of N-Quads; loading it, more for a while).
+COPY_ROOM_PER_IMAGE_BYTE = 3
 
 
 class WorkerLost(Exception):
@@ -180,7 +183,9 @@ def serve(conn: Connection, memory_bytes: int = 0) -> None:
     from kb.engine import ENGINE_STACK_BYTES
 
     if memory_bytes:  # an allocation past it fails: the engine aborts, Python raises
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        # (The hard limit stays open: the worker itself widens the cap by the size of a
+        # memory copy it loads. A query runs no code of the user's that could.)
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, resource.RLIM_INFINITY))
     # Below the server's priority: however hard the queries work, the event loop (cached
     # answers, pages, /health, other clients' requests) gets the processor first.
     os.nice(WORKER_NICENESS)
@@ -236,6 +241,7 @@ class _Copies:
         self.memory: ox.Store | None = None
         self._loading: str | None = None  # the image a thread is loading
         self._lock = threading.Lock()
+        self._base_cap: int | None = None  # the address space cap for the queries alone
 
     def store(self, kind: str, path: str, image: str | None) -> ox.Store:
         if path != self.path:  # the previous snapshot is no longer needed
@@ -264,6 +270,12 @@ class _Copies:
         return self.disk
 
     def _load(self, path: str, image: str) -> None:
+        cap, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if cap != resource.RLIM_INFINITY:  # room for the copy, on top of the queries' cap
+            if self._base_cap is None:
+                self._base_cap = cap
+            wider = self._base_cap + COPY_ROOM_PER_IMAGE_BYTE * os.path.getsize(image)
+            resource.setrlimit(resource.RLIMIT_AS, (wider, hard))
         try:
             copy = ox.Store()
             copy.bulk_load(path=image, format=ox.RdfFormat.N_QUADS)

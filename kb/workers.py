@@ -91,7 +91,7 @@ class QueryPool:
         self.max_pending = 4 * size
         self._cache = ResultCache(cache_bytes)
         self.snapshots = Snapshots(
-            kb, copies=size, replica_bytes=replica_bytes, worker_cap=memory_bytes,
+            kb, copies=size, replica_bytes=replica_bytes,
             opened=lambda: {w.snapshot for w in list(self._workers) if w.snapshot},
             on_image=self._warm)
         # The first worker is ready before the pool serves (a worker that cannot start says
