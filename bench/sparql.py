@@ -148,9 +148,9 @@ def _wait_for_memory(base: str, url: str, seconds: float = 900) -> float:
     deadline = time.monotonic() + seconds
     rng = random.Random(0)
 
-    def label(k: int) -> None:
+    def busy(k: int) -> None:  # a slow query: the clients' requests overlap
         with _client(k, 120) as http, contextlib.suppress(httpx.HTTPError):
-            _ask(http, url, "label", rng)
+            _ask(http, url, "count", rng)
 
     with httpx.Client(timeout=120) as http:
         while time.monotonic() < deadline:
@@ -160,7 +160,7 @@ def _wait_for_memory(base: str, url: str, seconds: float = 900) -> float:
                 return float("nan")
             if status.get("workers") and status.get("answering_from_memory") == status["workers"]:
                 return time.monotonic()
-            threads = [threading.Thread(target=label, args=(k,))
+            threads = [threading.Thread(target=busy, args=(k,))
                        for k in range(status.get("workers") or 1)]
             for t in threads:
                 t.start()
