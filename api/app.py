@@ -78,10 +78,15 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["meta"])
     def health(kb: KB) -> dict[str, object]:
-        """Liveness, the kind of store (disk, memory or remote: never where it is), and how
-        much it holds."""
+        """Liveness, the kind of store (disk, memory or remote: never where it is), how much
+        it holds, and where the query workers answer from (``queries.mode``: "memory",
+        "disk" or "loading", with the reason and the workers' resident memory)."""
         kind = "remote" if not kb.is_local else "memory" if kb.backend.path is None else "disk"  # type: ignore[union-attr]
-        return {"ok": True, "store": kind, "triples": len(kb), "graphs": len(kb.graphs())}
+        health: dict[str, object] = {"ok": True, "store": kind, "triples": len(kb),
+                                     "graphs": len(kb.graphs())}
+        if (workers := kb.query_workers_status()) is not None:
+            health["queries"] = workers
+        return health
 
     return app
 

@@ -280,7 +280,12 @@ class KnowledgeBase:
                                max_result_bytes=self.settings.max_result_bytes,
                                cache_bytes=self.settings.result_cache_bytes,
                                memory_bytes=self.settings.query_memory_bytes,
-                               per_client=self.settings.query_workers_per_client)
+                               per_client=self.settings.query_workers_per_client,
+                               replica_bytes=self.settings.replica_memory_bytes)
+
+    def query_workers_status(self) -> dict[str, object] | None:
+        """Where the query workers answer from (``QueryPool.status``); None without them."""
+        return None if self._pool is None else self._pool.status()
 
     def select(self, sparql: str, **bindings: Node) -> list[Row]:
         """SELECT rows as dicts of rdflib terms (unbound variables left out)."""
