@@ -44,7 +44,8 @@ from datetime import UTC, datetime
 from kb.errors import QueryError
 from kb.safety import mask_literals
 
-__all__ = ["EDITS_GRAPH", "add_graphs", "drop_sole", "graphs_named", "rewrite_update"]
+__all__ = ["EDITS_GRAPH", "add_graphs", "deletes_from_union", "drop_sole", "graphs_named",
+           "rewrite_update"]
 
 # The graph IRIs are spelled out (not taken from kb.namespaces, which imports rdflib): the
 # query workers import this module, and start faster without rdflib.
@@ -135,6 +136,18 @@ def rewrite_update(update: str) -> str:
     if edits:
         parts.append(_stamp_edits())
     return " ;\n".join(p for p in parts if p.strip())
+
+
+def deletes_from_union(update: str) -> bool:
+    """True if an operation of ``update`` deletes without ``GRAPH`` (``DELETE`` outside
+    ``GRAPH`` and ``WITH``, ``CLEAR DEFAULT``): from every named graph holding the triple.
+
+    >>> deletes_from_union("DELETE WHERE { GRAPH <urn:g> { ?s ?p ?o } }")
+    False
+    """
+    masked = mask_literals(update)
+    return any(_operation(update[s:e], masked[s:e]).default_delete
+               for s, e in _operations(masked))
 
 
 def _stamp_edits() -> str:
