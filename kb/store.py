@@ -41,7 +41,7 @@ from kb.engine import (
 from kb.errors import InvalidParameter, QueryError, QueryRefused
 from kb.formats import rdf_format
 from kb.namespaces import BASE, declare_prefixes
-from kb.search import close_index, follow_writes
+from kb.search_index import close_index, follow_writes
 from kb.settings import Settings
 from kb.terms import to_ox
 from kb.union import rewrite_update
