@@ -171,7 +171,8 @@ class SearchIndex:
         found by their trigrams; a query of one or two characters only as a name's start,
         or inside a name in a CJK script (scanned in the index's own table)."""
         words = query.split()
-        phrases = " AND ".join('"' + w.replace('"', '""') + '"' for w in words if len(w) > 2)
+        quoted = ['"' + w.replace('"', '""') + '"' for w in words if len(w) > 2]
+        phrases = " AND ".join(quoted)
         found: dict[int, tuple[int, float]] = {}
         with self._lock:
             db = self._db
@@ -180,15 +181,21 @@ class SearchIndex:
             for i, n in db.execute("SELECT id, length(name) FROM entries WHERE name > ? AND "
                                    "name < ? LIMIT ?", (query, query + "\U0010ffff", cap)):
                 found.setdefault(i, (1, n))
-            if phrases:  # names (tier 2), then texts (tier 3), each by BM25
-                rows = [row for tier, table in ((2, "names"), (3, "texts")) for row in db.execute(
-                    f"SELECT {tier}, bm25({table}), rowid FROM {table} WHERE {table} MATCH ? "
-                    "LIMIT ?", (phrases, RANKED))]
-            elif any(c >= "\u2e80" for c in query):
+            rows = []
+            for tier, table, column in ((2, "names", "name"), (3, "texts", "body")):
+                if not phrases:  # names (tier 2), then texts (tier 3)
+                    break
+                # BM25 reads every match of each word: when a word is in more than RANKED
+                # entries, the first RANKED matches are ranked shortest first instead
+                common = any(len(db.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ? "
+                                            "LIMIT ?", (w, RANKED + 1)).fetchall()) > RANKED
+                             for w in quoted)
+                score = f"length({column})" if common else f"bm25({table})"
+                rows += db.execute(f"SELECT {tier}, {score}, rowid FROM {table} WHERE {table} "
+                                   "MATCH ? LIMIT ?", (phrases, RANKED)).fetchall()
+            if not phrases and any(c >= "\u2e80" for c in query):
                 rows = db.execute("SELECT 2, length(name), id FROM entries WHERE wide AND "
                                   "instr(name, ?) > 0 LIMIT ?", (query, RANKED)).fetchall()
-            else:
-                rows = []
             for tier, score, i in sorted(rows)[:cap]:
                 found.setdefault(i, (tier, score))
             marks = ",".join("?" * len(found))
