@@ -62,6 +62,9 @@ def search(kb: Any, text: str, *, limit: int = 20) -> list[Hit]:
     if len(text) > MAX_QUERY:
         raise InvalidParameter("q", f"the search text has {len(text)} characters; "
                                f"at most {MAX_QUERY}")
+    if not all(c.isprintable() or c.isspace() for c in text):  # surrogates are not
+        raise InvalidParameter("q", "the search text holds control characters or unpaired "
+                               "surrogates; give printable text")
     if not 1 <= limit <= 500:
         raise InvalidParameter("limit", f"{limit} is not between 1 and 500")
     query = fold(text)

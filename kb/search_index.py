@@ -386,9 +386,10 @@ def follow_writes(kb: Any, *, graphs: Iterable[str] = (), before: str | None = N
 
 
 _IRI = re.compile(r"<([^<>\s]*)>")
-_PNAME = re.compile(r"(?<![\w?$])([A-Za-z][\w.\-]*)?:([\w\-]+)")
+_PNAME = re.compile(r"(?<![\w?$])([A-Za-z][\w.\-]*)?:([\w\-.:%]+)")
 _DECLARED = re.compile(r"PREFIX\s+([A-Za-z][\w.\-]*)?:\s*<([^<>\s]*)>", re.IGNORECASE)
-_ANY_GRAPH = re.compile(r"\b(?:GRAPH|WITH)\s*[?$]|\b(?:CLEAR|DROP)\s+(?:SILENT\s+)?"
+#: A graph given by a variable, relative IRIs (BASE), or CLEAR/DROP of many graphs.
+_ANY_GRAPH = re.compile(r"\b(?:GRAPH|WITH)\s*[?$]|\bBASE\b|\b(?:CLEAR|DROP)\s+(?:SILENT\s+)?"
                         r"(?:DEFAULT|NAMED|ALL)\b", re.IGNORECASE)
 
 
@@ -402,7 +403,7 @@ def _update_scope(kb: Any, update: str, before: set[str]) -> set[str] | None:
     after = set(kb.graphs())
     prefixes = {**kb.prefixes, **{p or "": iri for p, iri in _DECLARED.findall(update)}}
     named = {m.group(1) for m in _IRI.finditer(update)}
-    named |= {prefixes[m.group(1) or ""] + m.group(2) for m in _PNAME.finditer(masked)
+    named |= {prefixes[m.group(1) or ""] + m.group(2).rstrip(".") for m in _PNAME.finditer(masked)
               if (m.group(1) or "") in prefixes}
     return (named & (before | after)) | (before ^ after) | ({union.EDITS_GRAPH} & after)
 

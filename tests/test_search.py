@@ -75,6 +75,8 @@ def test_nothing_found_and_bad_input(bundled) -> None:
     assert search(bundled, "zzqqxxjj") == [] and search(bundled, "   ") == []
     with pytest.raises(InvalidParameter, match="at most 200"):
         search(bundled, "x" * 201)
+    with pytest.raises(InvalidParameter, match="control characters"):
+        search(bundled, "spa\x00in")
     with pytest.raises(InvalidParameter, match="limit"):
         search(bundled, "spain", limit=0)
 
