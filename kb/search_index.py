@@ -1,16 +1,13 @@
 """The search index: SQLite FTS5 with its trigram tokenizer, kept in step with the store.
 
-Text is folded as ``fold`` does (NFKD, no combining marks, case-folded), so "Bioéasy" finds
-"BIOEASY", and Chinese text is found by any three of its characters. One row is one literal
-of the store (of the properties ``NAMES`` and ``TEXTS``), keyed by its named graph: every
-write of ``KnowledgeBase`` re-indexes the graphs it touched (``follow_writes``).
-
-Where it lives: ``kb-search.sqlite`` in an on-disk store's folder; in memory for an
-in-memory store; for a remote store ``settings.search_index``, or else a file per endpoint
-in the user's cache folder, built from the store at its first use and refreshed by this
-knowledge base's own writes (``search_index="off"``: none). An index of another format,
-marked by a write that did not finish, or (embedded stores) missing graphs of the store is
-rebuilt when opened; ``reindex`` builds it anew on demand.
+One row is one literal of the store (of ``NAMES`` and ``TEXTS``, folded by ``fold``), keyed
+by its named graph: every write of ``KnowledgeBase`` re-indexes the graphs it touched
+(``follow_writes``). It lives in ``kb-search.sqlite`` in an on-disk store's folder, in memory
+for an in-memory store, and for a remote store in ``settings.search_index`` or a file per
+endpoint in the user's cache folder (built from the store at its first use, then following
+this knowledge base's own writes); ``search_index="off"``: none. An index of another format,
+marked by an unfinished write, or (embedded stores) missing graphs of the store is rebuilt
+when opened; ``reindex`` builds it anew.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import sqlite3
 import threading
 import unicodedata
@@ -32,7 +28,6 @@ import pyoxigraph as ox
 from kb import union
 from kb.engine import run_in_engine_thread
 from kb.errors import KbError
-from kb.safety import mask_literals
 
 log = logging.getLogger(__name__)
 
@@ -385,26 +380,14 @@ def follow_writes(kb: Any, *, graphs: Iterable[str] = (), before: str | None = N
             close_index(kb)
 
 
-_IRI = re.compile(r"<([^<>\s]*)>")
-_PNAME = re.compile(r"(?<![\w?$])([A-Za-z][\w.\-]*)?:([\w\-.:%]+)")
-_DECLARED = re.compile(r"PREFIX\s+([A-Za-z][\w.\-]*)?:\s*<([^<>\s]*)>", re.IGNORECASE)
-#: A graph given by a variable, relative IRIs (BASE), or CLEAR/DROP of many graphs.
-_ANY_GRAPH = re.compile(r"\b(?:GRAPH|WITH)\s*[?$]|\bBASE\b|\b(?:CLEAR|DROP)\s+(?:SILENT\s+)?"
-                        r"(?:DEFAULT|NAMED|ALL)\b", re.IGNORECASE)
-
-
 def _update_scope(kb: Any, update: str, before: set[str]) -> set[str] | None:
-    """The graphs a SPARQL Update may have changed: those it names (as IRIs or prefixed
-    names) that exist before or after it, the hand-edits graph, and graphs it created or
-    dropped; None (every graph) when it may change graphs it does not name."""
-    masked = mask_literals(update)
-    if _ANY_GRAPH.search(masked) or union.deletes_from_union(update):
+    """The graphs a SPARQL Update may have changed: those it names that exist before or after
+    it, the hand-edits graph, and graphs it created or dropped; None (every graph) when it
+    may change graphs it does not name."""
+    named = union.iris_named(update, kb.prefixes)
+    if named is None:
         return None
     after = set(kb.graphs())
-    prefixes = {**kb.prefixes, **{p or "": iri for p, iri in _DECLARED.findall(update)}}
-    named = {m.group(1) for m in _IRI.finditer(update)}
-    named |= {prefixes[m.group(1) or ""] + m.group(2).rstrip(".") for m in _PNAME.finditer(masked)
-              if (m.group(1) or "") in prefixes}
     return (named & (before | after)) | (before ^ after) | ({union.EDITS_GRAPH} & after)
 
 
