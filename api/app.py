@@ -21,6 +21,7 @@ from api.routers import (
     ontology,
     pages,
     queries,
+    search,
     sparql,
     store,
     viz,
@@ -55,6 +56,7 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(queries.router)
     app.include_router(browse.router)
     app.include_router(imports.router)
+    app.include_router(search.router)
     app.mount("/static", Assets(directory=str(STATIC_DIR)), name="static")
     # Reads may come from any origin, without credentials; writes need a bearer token,
     # which a cross-origin page cannot send (Authorization is not an allowed header).

@@ -76,6 +76,10 @@ class Settings:
         "triples (a Graph Store write: about 10 ms, at any size)"})
     header_timeout: float = field(default=10.0, metadata={"env": "KB_HEADER_TIMEOUT", "help":
         "seconds a client has to send a complete request head before the server hangs up"})
+    search_index: str | None = field(default=None, metadata={"env": "KB_SEARCH_INDEX", "help":
+        "the SQLite file of the search index: by default kb-search.sqlite in an on-disk "
+        "store's folder, memory for an in-memory store, and for a remote store a file per "
+        "endpoint in the user's cache folder; 'off' keeps no index"})
     update_token: str | None = field(default=None, metadata={"env": "KB_UPDATE_TOKEN", "help":
         "bearer token that turns on writes over HTTP (off when unset)"})
 

@@ -41,6 +41,7 @@ from kb.engine import (
 from kb.errors import InvalidParameter, QueryError, QueryRefused
 from kb.formats import rdf_format
 from kb.namespaces import BASE, declare_prefixes
+from kb.search_index import close_index, follow_writes
 from kb.settings import Settings
 from kb.terms import to_ox
 from kb.union import rewrite_update
@@ -126,6 +127,7 @@ class KnowledgeBase:
         if getattr(self, "_pool", None) is not None:
             self._pool.close()
             self._pool = None
+        close_index(self)
         if getattr(self, "backend", None) is not None:
             self.backend.close()
             self.backend = None  # type: ignore[assignment]
@@ -358,7 +360,7 @@ class KnowledgeBase:
                 violations (see ``kb.validate.refuse_nonconforming_write``).
         """
         self.check_query(sparql, kind="update")
-        with self._write_lock:
+        with self._write_lock, follow_writes(self, update=sparql):
             try:
                 if self.settings.validate_writes:
                     from kb.validate import refuse_nonconforming_write
@@ -388,14 +390,14 @@ class KnowledgeBase:
         would add SHACL violations (``ValidationFailed``)."""
         if validate is None:
             validate = self.settings.validate_writes
-        with self._write_lock:
+        with self._write_lock, follow_writes(self, before=before) as noting:
             try:
                 if validate:
                     from kb.validate import refuse_nonconforming_quads
 
                     quads = list(quads)
                     refuse_nonconforming_quads(self, quads, before=before)
-                run_in_engine_thread(self.backend.write, quads, before=before)
+                run_in_engine_thread(self.backend.write, noting(quads), before=before)
             finally:
                 self.generation += 1
 
@@ -407,7 +409,7 @@ class KnowledgeBase:
         Raises:
             SyntaxError: from the engine, with ``lineno`` and ``offset``.
         """
-        with self._write_lock:
+        with self._write_lock, follow_writes(self, graphs=[graph], before=before):
             try:
                 run_in_engine_thread(self.backend.bulk_load, source, format, graph=graph,
                                      base_iri=base_iri, before=before)

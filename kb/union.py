@@ -44,7 +44,8 @@ from datetime import UTC, datetime
 from kb.errors import QueryError
 from kb.safety import mask_literals
 
-__all__ = ["EDITS_GRAPH", "add_graphs", "drop_sole", "graphs_named", "rewrite_update"]
+__all__ = ["EDITS_GRAPH", "add_graphs", "drop_sole", "graphs_named", "iris_named",
+           "rewrite_update"]
 
 # The graph IRIs are spelled out (not taken from kb.namespaces, which imports rdflib): the
 # query workers import this module, and start faster without rdflib.
@@ -135,6 +136,35 @@ def rewrite_update(update: str) -> str:
     if edits:
         parts.append(_stamp_edits())
     return " ;\n".join(p for p in parts if p.strip())
+
+
+_IRI = re.compile(r"<([^<>\s]*)>")
+_PNAME = re.compile(r"(?<![\w?$])([A-Za-z][\w.\-]*)?:([\w\-.:%]+)")
+_DECLARED = re.compile(r"PREFIX\s+([A-Za-z][\w.\-]*)?:\s*<([^<>\s]*)>", re.IGNORECASE)
+#: A graph given by a variable, relative IRIs (BASE), or CLEAR/DROP of many graphs.
+_ANY_GRAPH = re.compile(r"\b(?:GRAPH|WITH)\s*[?$]|\bBASE\b|\b(?:CLEAR|DROP)\s+(?:SILENT\s+)?"
+                        r"(?:DEFAULT|NAMED|ALL)\b", re.IGNORECASE)
+
+
+def iris_named(update: str, prefixes: dict[str, str]) -> set[str] | None:
+    """The IRIs a user update writes (``<…>``, or prefixed names with its own or
+    ``prefixes``): a superset of the named graphs it can change; None when it can change
+    graphs it does not name (a ``DELETE`` without ``GRAPH``, which deletes from every graph
+    holding the triple, ``CLEAR DEFAULT``, ``NAMED`` or ``ALL``, a graph in a variable).
+
+    >>> sorted(iris_named("DELETE WHERE { GRAPH ex:g { ?s ?p ?o } }", {"ex": "urn:x:"}))
+    ['urn:x:g']
+    >>> iris_named("DELETE DATA { <urn:a> <urn:b> 1 }", {}) is None
+    True
+    """
+    masked = mask_literals(update)
+    if _ANY_GRAPH.search(masked) or any(_operation(update[s:e], masked[s:e]).default_delete
+                                        for s, e in _operations(masked)):
+        return None
+    prefixes = {**prefixes, **{p or "": iri for p, iri in _DECLARED.findall(update)}}
+    return {m.group(1) for m in _IRI.finditer(update)} | {
+        prefixes[m.group(1) or ""] + m.group(2).rstrip(".") for m in _PNAME.finditer(masked)
+        if (m.group(1) or "") in prefixes}
 
 
 def _stamp_edits() -> str:

@@ -122,3 +122,23 @@ def test_the_import_benchmark_imports_every_generated_row() -> None:
     assert "300 rows" in done.stdout
     assert "mapping engine alone" in done.stdout and "kb import" in done.stdout
     assert "ratio kb import / engine alone" in done.stdout
+
+
+def test_the_search_benchmark_times_loads_the_index_and_every_kind_of_query() -> None:
+    """A tiny run of ``python -m bench search``: loads with and without the index, the
+    index built anew, every kind of query timed, and the p95 against its target."""
+    import subprocess
+    import sys
+
+    from bench.search import QUERIES
+
+    done = subprocess.run([sys.executable, "-m", "bench", "search", "--size", "3000",
+                           "--rounds", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: the target missed (a busy machine)
+    lines = done.stdout.splitlines()
+    for name in (*QUERIES, "all"):
+        assert any(line.split()[:1] == [name] for line in lines), done.stdout
+    assert "load with index / without" in done.stdout
+    assert "search p95 over all queries" in done.stdout
+    missing = next((line for line in lines if line.startswith("found nothing")), "")
+    assert not any(q in missing for q in ("Spain", "Bioeasy", "Hua Shunying", "春莹")), missing

@@ -1,0 +1,403 @@
+"""The search index: SQLite FTS5 with its trigram tokenizer, kept in step with the store.
+
+One row is one literal of the store (of ``NAMES`` and ``TEXTS``, folded by ``fold``), keyed
+by its named graph: every write of ``KnowledgeBase`` re-indexes the graphs it touched
+(``follow_writes``). It lives in ``kb-search.sqlite`` in an on-disk store's folder, in memory
+for an in-memory store, and for a remote store in ``settings.search_index`` or a file per
+endpoint in the user's cache folder (built from the store at its first use, then following
+this knowledge base's own writes); ``search_index="off"``: none. An index of another format,
+marked by an unfinished write, or (embedded stores) missing graphs of the store is rebuilt
+when opened; ``reindex`` builds it anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from kb import union
+from kb.engine import run_in_engine_thread
+from kb.errors import KbError
+
+log = logging.getLogger(__name__)
+
+_RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+_SKOS = "http://www.w3.org/2004/02/skos/core#"
+_SCHEMA = "https://schema.org/"
+_DCT = "http://purl.org/dc/terms/"
+_MS = "https://w3id.org/medsupply-kb/ontology#"
+_GRAPHS = "https://w3id.org/medsupply-kb/graph/"
+_INFERRED = _GRAPHS + "inferred"
+#: Not indexed: what the reasoner derived (labels again, under their super-properties) and
+#: the records of loads (file names), which are no source's words.
+SKIPPED_GRAPHS = frozenset({_INFERRED, _GRAPHS + "loads"})
+
+#: Names: labels, alternative and hidden names, a source's spelling, codes. The first ones
+#: are preferred, in this order, as the label a hit is shown with.
+NAMES = (_RDFS + "label", _SKOS + "prefLabel", _SCHEMA + "name", _DCT + "title",
+         _SKOS + "altLabel", _SCHEMA + "alternateName", _SKOS + "hiddenLabel",
+         "http://xmlns.com/foaf/0.1/name", _MS + "asPrinted", _MS + "correctedForm",
+         _SKOS + "notation", _MS + "iso3166Alpha2", _MS + "iso3166Alpha3")
+#: Texts: a statement's words, a source's evidence, reasons, requirements, notes.
+TEXTS = (_MS + "quotation", _MS + "evidence", _MS + "sourceSentence", _MS + "reason",
+         _MS + "requirement", _MS + "datePrinted", _RDFS + "comment", _SKOS + "definition",
+         _SKOS + "scopeNote", _DCT + "description", _SCHEMA + "description", _SCHEMA + "text",
+         _DCT + "bibliographicCitation")
+
+#: Bumped when the tables or what they cover change: an index of another format is rebuilt.
+FORMAT = "1"
+FILE_NAME = "kb-search.sqlite"
+_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(id INTEGER PRIMARY KEY, graph TEXT NOT NULL,
+  subject TEXT NOT NULL, predicate TEXT NOT NULL, text TEXT NOT NULL, lang TEXT NOT NULL,
+  name TEXT, body TEXT, wide INTEGER NOT NULL);  -- name or body: the folded text
+CREATE INDEX IF NOT EXISTS entries_graph ON entries(graph);
+CREATE INDEX IF NOT EXISTS entries_name ON entries(name) WHERE name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_wide ON entries(id) WHERE wide;  -- names in CJK scripts
+CREATE INDEX IF NOT EXISTS entries_subject ON entries(subject);
+CREATE TABLE IF NOT EXISTS types(graph TEXT NOT NULL, subject TEXT NOT NULL, class TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS types_graph ON types(graph);
+CREATE INDEX IF NOT EXISTS types_subject ON types(subject);
+CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5(name, content='entries',
+  content_rowid='id', tokenize='trigram');
+CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(body, content='entries',
+  content_rowid='id', tokenize='trigram');
+"""
+#: Of the trigram matches, at most this many names and as many texts are ranked (BM25): a
+#: word in tens of thousands of labels costs what a rarer one does.
+RANKED = 200
+
+
+def fold(text: str) -> str:
+    """``text`` as the index compares it: NFKD, without combining marks, case-folded, its
+    whitespace runs made single spaces.
+
+    >>> fold("  Bioéasy\\u00a0ＢＩＯ ")
+    'bioeasy bio'
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c))
+                    .casefold().split())
+
+
+class SearchIndex:
+    """The SQLite index: one connection, shared by threads under a lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA_SQL)
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, **values: str) -> None:
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    def replace(self, graphs: Iterable[str] | None, rows: Iterable[tuple[str, ...]],
+                known: Iterable[str]) -> int:
+        """Put ``rows`` (graph, subject, predicate, text or class, lang) in place of what the
+        index held for ``graphs`` (None: every graph), in one transaction; ``known``: the
+        store's graphs now. Returns the names and texts written."""
+        entries, types = [], []
+        for g, s, p, t, lang in rows:
+            if p == _TYPE:
+                types.append((g, s, t))
+            elif f := fold(t):
+                name = p in _NAME_SET
+                entries.append((g, s, p, t, lang, f if name else None, None if name else f,
+                                name and any(c >= "\u2e80" for c in f)))
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if graphs is None:
+                    db.execute("DELETE FROM entries")
+                    db.execute("DELETE FROM types")
+                    db.execute("INSERT INTO names(names) VALUES ('delete-all')")
+                    db.execute("INSERT INTO texts(texts) VALUES ('delete-all')")
+                for g in set(graphs or ()):
+                    for table, column in (("names", "name"), ("texts", "body")):
+                        db.execute(f"INSERT INTO {table}({table}, rowid, {column}) SELECT "
+                                   f"'delete', id, {column} FROM entries WHERE graph = ? AND "
+                                   f"{column} IS NOT NULL", (g,))
+                    db.execute("DELETE FROM entries WHERE graph = ?", (g,))
+                    db.execute("DELETE FROM types WHERE graph = ?", (g,))
+                start = db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0]
+                db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               ((start + i, *e) for i, e in enumerate(entries, 1)))
+                db.executemany("INSERT INTO types VALUES (?, ?, ?)", types)
+                for table, column in (("names", "name"), ("texts", "body")):
+                    db.execute(f"INSERT INTO {table}(rowid, {column}) SELECT id, {column} FROM "
+                               f"entries WHERE id > ? AND {column} IS NOT NULL", (start,))
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+                    ("graphs", "\n".join(sorted(known))), ("format", FORMAT)])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(entries)
+
+    def find(self, query: str, cap: int) -> list[tuple[Any, ...]]:
+        """Entries matching the folded ``query``: (tier, score, id, graph, subject,
+        predicate, text, folded, name?); tier 0 is an exact name, 1 a name prefix, 2 a name
+        and 3 a text holding every word (by BM25). Words of three characters or more are
+        found by their trigrams; a query of one or two characters only as a name's start,
+        or inside a name in a CJK script (scanned in the index's own table)."""
+        words = query.split()
+        quoted = ['"' + w.replace('"', '""') + '"' for w in words if len(w) > 2]
+        phrases = " AND ".join(quoted)
+        found: dict[int, tuple[int, float]] = {}
+        with self._lock:
+            db = self._db
+            for (i,) in db.execute("SELECT id FROM entries WHERE name = ? LIMIT ?", (query, cap)):
+                found[i] = (0, 0.0)
+            for i, n in db.execute("SELECT id, length(name) FROM entries WHERE name > ? AND "
+                                   "name < ? LIMIT ?", (query, query + "\U0010ffff", cap)):
+                found.setdefault(i, (1, n))
+            rows = []
+            for tier, table, column in ((2, "names", "name"), (3, "texts", "body")):
+                if not phrases:  # names (tier 2), then texts (tier 3)
+                    break
+                # BM25 reads every match of each word: when a word is in more than RANKED
+                # entries, the first RANKED matches are ranked shortest first instead
+                common = any(len(db.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ? "
+                                            "LIMIT ?", (w, RANKED + 1)).fetchall()) > RANKED
+                             for w in quoted)
+                score = f"length({column})" if common else f"bm25({table})"
+                rows += db.execute(f"SELECT {tier}, {score}, rowid FROM {table} WHERE {table} "
+                                   "MATCH ? LIMIT ?", (phrases, RANKED)).fetchall()
+            if not phrases and any(c >= "\u2e80" for c in query):
+                rows = db.execute("SELECT 2, length(name), id FROM entries WHERE wide AND "
+                                  "instr(name, ?) > 0 LIMIT ?", (query, RANKED)).fetchall()
+            for tier, score, i in sorted(rows)[:cap]:
+                found.setdefault(i, (tier, score))
+            marks = ",".join("?" * len(found))
+            details = {r[0]: r for r in db.execute(
+                "SELECT id, graph, subject, predicate, text, coalesce(name, body), "
+                f"name IS NOT NULL FROM entries WHERE id IN ({marks})", list(found))}
+        short = [w for w in words if len(w) < 3]
+        return [(*found[i], *d) for i, d in details.items() if all(w in d[5] for w in short)]
+
+    def describe(self, subjects: list[str]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """The names (subject, predicate, text, lang) and classes (subject, class) of
+        ``subjects``."""
+        marks = ",".join("?" * len(subjects))
+        with self._lock:
+            names = self._db.execute(f"SELECT subject, predicate, text, lang FROM entries WHERE "
+                                     f"subject IN ({marks}) AND name IS NOT NULL",
+                                     subjects).fetchall()
+            types = self._db.execute(f"SELECT DISTINCT subject, class FROM types WHERE subject "
+                                     f"IN ({marks}) ORDER BY class", subjects).fetchall()
+        return names, types
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+_NAME_SET = frozenset(NAMES)
+
+
+# --- keeping the index in step with the store -----------------------------------------------
+
+_opening = threading.Lock()
+
+
+def index_path(kb: Any) -> str | None:
+    """Where ``kb``'s index lives: a file, ``:memory:``, or None (``search_index="off"``)."""
+    setting = getattr(kb.settings, "search_index", None)
+    if setting == "off":
+        return None
+    if setting:
+        return setting
+    if kb.is_local:
+        return ":memory:" if kb.backend.path is None else str(kb.backend.path / FILE_NAME)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    name = hashlib.sha256(kb.backend.location.encode()).hexdigest()[:16]
+    return str(cache / "medsupply-kb" / f"search-{name}.sqlite")
+
+
+def open_index(kb: Any, *, create: bool) -> SearchIndex | None:
+    """``kb``'s index, opened (and built or rebuilt when missing or stale) on first use; None
+    when it keeps none, or (``create`` false) a remote store's index does not exist yet."""
+    index = getattr(kb, "_search_index", None)
+    if index is not None:
+        return index
+    with _opening:
+        if (index := getattr(kb, "_search_index", None)) is not None:
+            return index
+        path = index_path(kb)
+        if path is None or (not create and not kb.is_local and not Path(path).exists()):
+            return None
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        index = SearchIndex(path)
+        if _stale(kb, index):
+            if index.meta("format") is not None:
+                log.warning("Rebuilding the search index of %s (%s)", kb.backend.location,
+                            "unfinished write" if index.meta("dirty") == "1" else "stale")
+            index.set_meta(dirty="1")
+            rebuild(kb, index)
+        kb._search_index = index
+        return index
+
+
+def _stale(kb: Any, index: SearchIndex) -> bool:
+    """An index of another format, marked by a write that did not finish, or (embedded
+    stores) not covering the same graphs as the store."""
+    if index.meta("format") != FORMAT or index.meta("dirty") == "1":
+        return True
+    return kb.is_local and index.meta("graphs") != "\n".join(kb.graphs())
+
+
+def rebuild(kb: Any, index: SearchIndex | None = None, graphs: Iterable[str] | None = None
+            ) -> int:
+    """Re-index ``graphs`` (None: all) from the store; returns the rows indexed."""
+    index = index or open_index(kb, create=True)
+    if index is None:
+        raise KbError("This knowledge base keeps no search index (KB_SEARCH_INDEX=off)")
+    graphs = None if graphs is None else sorted(set(graphs) - SKIPPED_GRAPHS)
+    if graphs == []:
+        index.set_meta(graphs="\n".join(kb.graphs()), dirty="0")
+        return 0
+    rows = run_in_engine_thread(_literals if kb.is_local else _remote_literals, kb, graphs)
+    count = index.replace(graphs, rows, kb.graphs())
+    index.set_meta(dirty="0")
+    return count
+
+
+def _literals(kb: Any, graphs: list[str] | None) -> list[tuple[str, ...]]:
+    """(graph, subject, predicate, text or class, lang) of the indexed properties and of
+    ``rdf:type`` in ``graphs`` (None: all), read from the engine's indexes."""
+    rows, store = [], kb.backend.store
+    scopes = [None] if graphs is None else [ox.NamedNode(g) for g in graphs]
+    for p in (*NAMES, *TEXTS, _TYPE):
+        wanted = ox.NamedNode if p == _TYPE else ox.Literal
+        for g in scopes:
+            rows += [(q.graph_name.value, q.subject.value, p, q.object.value,
+                      getattr(q.object, "language", None) or "")
+                     for q in store.quads_for_pattern(None, ox.NamedNode(p), None, g)
+                     if type(q.graph_name) is ox.NamedNode and type(q.subject) is ox.NamedNode
+                     and type(q.object) is wanted and q.graph_name.value not in SKIPPED_GRAPHS]
+    return rows
+
+
+def _remote_literals(kb: Any, graphs: list[str] | None) -> list[tuple[str, ...]]:
+    """``_literals`` of a remote store, by one SPARQL query."""
+    skipped = ", ".join(f"<{g}>" for g in sorted(SKIPPED_GRAPHS))
+    scope = f"FILTER(?g NOT IN ({skipped})) " if graphs is None else (
+        "VALUES ?g { " + " ".join(str(ox.NamedNode(g)) for g in graphs) + " } ")
+    predicates = " ".join(f"<{p}>" for p in (*NAMES, *TEXTS, _TYPE))
+    result = kb.backend.query(
+        f"SELECT ?g ?s ?p ?o (LANG(?o) AS ?lang) WHERE {{ {scope}VALUES ?p {{ {predicates} }} "
+        "GRAPH ?g { ?s ?p ?o } FILTER(isIRI(?s) && (isLiteral(?o) || isIRI(?o) && "
+        f"?p = <{_TYPE}>)) }}")
+    return [(r["g"].value, r["s"].value, r["p"].value, r["o"].value,
+             r["lang"].value if r["lang"] is not None else "") for r in result]
+
+
+def reindex(kb: Any) -> int:
+    """Build ``kb``'s index anew from the store (``kb search --reindex``); the rows indexed.
+
+    Raises:
+        KbError: the knowledge base keeps no search index (``search_index="off"``).
+    """
+    close_index(kb)
+    path = index_path(kb)
+    if path is not None and path != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+    index = open_index(kb, create=True)
+    if index is None:
+        raise KbError("This knowledge base keeps no search index (KB_SEARCH_INDEX=off)")
+    return index.count()
+
+
+@contextmanager
+def follow_writes(kb: Any, *, graphs: Iterable[str] = (), before: str | None = None,
+                  update: str | None = None
+                  ) -> Iterator[Callable[[Iterable[ox.Quad]], Iterator[ox.Quad]]]:
+    """Around one write of ``kb`` (under its write lock): afterwards, re-index the graphs it
+    touched: ``graphs``, those ``before`` names, those of the quads passed through the
+    function this yields, and for an ``update`` those it names (all when it may change
+    graphs it does not name). The index is marked while the write runs, so that a process
+    killed in between leaves it to be rebuilt. Never raises: an index that could not follow
+    stays marked, and is rebuilt when next opened."""
+    index = open_index(kb, create=kb.is_local)
+    if index is None:
+        yield lambda quads: iter(quads)
+        return
+    touched = set(graphs) | set(union.graphs_named(before) if before else ())
+    known = set(kb.graphs()) if update is not None else set()
+    index.set_meta(dirty="1")
+
+    def noting(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
+        for q in quads:
+            touched.add(q.graph_name)
+            yield q
+
+    failed = True
+    try:
+        yield noting
+        failed = False
+    finally:
+        try:
+            if update is None:
+                rebuild(kb, index, {g.value for g in touched if isinstance(g, ox.NamedNode)}
+                        | {g for g in touched if isinstance(g, str)})
+            elif failed:  # an update is all or nothing: it changed nothing
+                index.set_meta(dirty="0")
+            else:
+                rebuild(kb, index, _update_scope(kb, update, known))
+        except Exception:  # the write stands; the index is rebuilt when next opened
+            log.exception("The search index could not follow a write; it will be rebuilt")
+            close_index(kb)
+
+
+def _update_scope(kb: Any, update: str, before: set[str]) -> set[str] | None:
+    """The graphs a SPARQL Update may have changed: those it names that exist before or after
+    it, the hand-edits graph, and graphs it created or dropped; None (every graph) when it
+    may change graphs it does not name."""
+    named = union.iris_named(update, kb.prefixes)
+    if named is None:
+        return None
+    after = set(kb.graphs())
+    return (named & (before | after)) | (before ^ after) | ({union.EDITS_GRAPH} & after)
+
+
+def close_index(kb: Any) -> None:
+    """Close ``kb``'s index, if it opened one."""
+    index = getattr(kb, "_search_index", None)
+    if index is not None:
+        kb._search_index = None
+        index.close()
+
+
+__all__ = ["FILE_NAME", "NAMES", "TEXTS", "SearchIndex", "close_index", "fold",
+           "follow_writes", "open_index", "rebuild", "reindex"]
