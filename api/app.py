@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from api.assets import STATIC_DIR, Assets
 from api.deps import KB
 from api.errors import install_error_handlers
-from api.routers import analytics, export, ontology, pages, queries, sparql, store, viz
+from api.routers import analytics, browse, export, ontology, pages, queries, sparql, store, viz
 from api.security import BodyLimit, HeaderLimit
 from kb.settings import Settings
 from kb.store import KnowledgeBase
@@ -42,6 +42,7 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(viz.router)
     app.include_router(pages.router)
     app.include_router(queries.router)
+    app.include_router(browse.router)
     app.mount("/static", Assets(directory=str(STATIC_DIR)), name="static")
     # Reads may come from any origin, without credentials; writes need a bearer token,
     # which a cross-origin page cannot send (Authorization is not an allowed header).

@@ -71,3 +71,27 @@ def test_the_union_benchmark_compares_set_and_bag_answers_on_the_mix() -> None:
     for name in (*MIX, "load", "disk"):
         assert any(line.split()[:1] == [name] for line in done.stdout.splitlines()), done.stdout
     assert "query mix geomean ratio" in done.stdout
+
+
+def test_the_pages_benchmark_times_every_browsing_page() -> None:
+    """A tiny run of ``python -m bench pages``: every page's data is built on generated data
+    (with incidents that have a country, a product and a day) and the table is printed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bench", "pages", "--size", "3000",
+                           "--repeat", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: a target missed
+    for name in ("classes", "class page: ms:Shipment, page 1", "incident table", "figures", "map"):
+        assert any(line.startswith(name) for line in done.stdout.splitlines()), done.stdout
+    assert "baseline (count of ms:Shipment)" in done.stdout
+
+
+def test_generated_incidents_fill_the_incident_table(tmp_path: Path) -> None:
+    from kb import incidents
+
+    with KnowledgeBase.open("memory") as kb:
+        kb.load([generate(20_000, tmp_path / "i.nt")])
+        rows = incidents.incidents(kb)
+        assert rows and all(r["country"] and r["product"] and r["dates"] for r in rows)
+        assert any(r["replies"] for r in rows)
