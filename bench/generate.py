@@ -156,7 +156,7 @@ def triples(n: int, *, seed: int = 42) -> Iterator[str]:
         yield emit(s, _iri(MS + "tradeValue"), v)
         yield emit(v, RDF_TYPE, _iri(SCHEMA + "MonetaryAmount"))
         yield emit(v, _iri(SCHEMA + "value"), _typed(value, "decimal"))
-        yield emit(v, _iri(SCHEMA + "currency"), _lit("CNY"))
+        yield emit(v, _iri(MS + "currency"), _iri(f"{ID}currency/CNY"))
         if rng.random() < 0.01:
             incident = _iri(f"{ID}incident/i{i}")
             kind = rng.choice(["Recall", "Return", "Rejection"])

@@ -37,6 +37,8 @@ __all__ = ["Figure", "Report", "figures", "period_text", "unit_name"]
 
 #: Every report of every statistic, once per (statistic, report, unit); a statistic without
 #: reports stands for itself. ``?corrected`` is the amount of a correction in the same unit.
+#: A value's unit is its currency's ISO 4217 code, the last part of the currency concept's
+#: IRI (``ms:currency currency:CNY`` -> ``"CNY"``).
 FIGURE_REPORTS = f"""PREFIX ms: <{MS}>
 PREFIX qudt: <http://qudt.org/schema/qudt/>
 PREFIX schema: <https://schema.org/>
@@ -56,8 +58,8 @@ SELECT DISTINCT ?stat ?origin ?destination ?product ?start ?end ?report ?unit ?a
   {{ ?report ms:quantity ?m . ?m qudt:numericValue ?amount OPTIONAL {{ ?m qudt:unit ?u }}
      BIND(COALESCE(STR(?u), "") AS ?unit) BIND("quantity" AS ?measure) }}
   UNION
-  {{ ?report ms:tradeValue ?m . ?m schema:value ?amount ; schema:currency ?c
-     BIND(STR(?c) AS ?unit) BIND("value" AS ?measure) }}
+  {{ ?report ms:tradeValue ?m . ?m schema:value ?amount ; ms:currency ?c
+     BIND(REPLACE(STR(?c), "^.*/", "") AS ?unit) BIND("value" AS ?measure) }}
   OPTIONAL {{ ?report ms:reportKind ?kind }}
   OPTIONAL {{ ?report prov:wasDerivedFrom ?source OPTIONAL {{ ?source dcterms:date ?published }} }}
   OPTIONAL {{ ?report ms:periodStart ?rstart }}
@@ -68,8 +70,8 @@ SELECT DISTINCT ?stat ?origin ?destination ?product ?start ?end ?report ?unit ?a
     {{ ?fix ms:quantity ?fm . ?fm qudt:numericValue ?corrected OPTIONAL {{ ?fm qudt:unit ?fu }}
        BIND(COALESCE(STR(?fu), "") AS ?fixUnit) BIND("quantity" AS ?fixMeasure) }}
     UNION
-    {{ ?fix ms:tradeValue ?fm . ?fm schema:value ?corrected ; schema:currency ?fc
-       BIND(STR(?fc) AS ?fixUnit) BIND("value" AS ?fixMeasure) }}
+    {{ ?fix ms:tradeValue ?fm . ?fm schema:value ?corrected ; ms:currency ?fc
+       BIND(REPLACE(STR(?fc), "^.*/", "") AS ?fixUnit) BIND("value" AS ?fixMeasure) }}
     FILTER(?fixMeasure = ?measure && ?fixUnit = ?unit)
   }}
 }}"""

@@ -39,6 +39,7 @@ PREFIXES: dict[str, str] = {
     "correction": str(ID) + "correction/",
     "conflict": str(ID) + "conflict/",
     "rate": str(ID) + "rate/",
+    "currency": str(ID) + "currency/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",

@@ -315,9 +315,10 @@ def _new_node_fast(node: dict, succ: dict, pred: dict, iri: str) -> dict:
 # --- trade flows -----------------------------------------------------------------------------
 
 # Shipments, once each however many sources describe them: per shipment, its ends, product,
-# unit (a quantity's unit IRI or a value's currency; unbound when the shipment has no number)
-# and one number per unit (a shipment told with different numbers counts once, at the
-# largest); then summed per edge. Unknown numbers are counted apart (``?known``), never as 0.
+# unit (a quantity's unit IRI, or a value's currency code, the end of its concept's IRI;
+# unbound when the shipment has no number) and one number per unit (a shipment told with
+# different numbers counts once, at the largest); then summed per edge. Unknown numbers are
+# counted apart (``?known``), never as 0.
 SHIPMENT_TOTALS = f"""PREFIX ms: <{MS}>
 PREFIX qudt: <http://qudt.org/schema/qudt/>
 PREFIX schema: <https://schema.org/>
@@ -336,7 +337,8 @@ WHERE {{
       {{ ?x ms:quantity ?qv . ?qv qudt:numericValue ?a OPTIONAL {{ ?qv qudt:unit ?u }}
          BIND(COALESCE(STR(?u), "") AS ?unit) }}
       UNION
-      {{ ?x ms:tradeValue ?mv . ?mv schema:value ?a ; schema:currency ?c BIND(STR(?c) AS ?unit) }}
+      {{ ?x ms:tradeValue ?mv . ?mv schema:value ?a ; ms:currency ?c
+         BIND(REPLACE(STR(?c), "^.*/", "") AS ?unit) }}
     }}
   }} GROUP BY ?x ?kind ?from ?to ?product ?unit }}
   {{filters}}

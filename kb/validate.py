@@ -57,6 +57,7 @@ class _Shapes:
     advanced: bool  # uses SHACL Advanced Features (rules, SPARQL targets, functions)
     classes: frozenset[str]  # the objects of sh:class
     objects_of: frozenset[str]  # the objects of sh:targetObjectsOf
+    inverse: frozenset[str]  # the predicates of sh:inversePath paths (links into a node)
 
 
 _shapes_cache: dict[Path, tuple[float, _Shapes]] = {}
@@ -71,7 +72,11 @@ def _shapes(shapes: Path) -> _Shapes:
     nothing further, so that validating the nodes a write touches is enough; and the
     classes that ``sh:class`` asks values to have.
 
-    Not local: property paths other than one predicate, ``sh:node`` and qualified shapes
+    An inverse path of one predicate (``[ sh:inversePath ms:reportsStatistic ]``: is the node
+    told by a report?) is local too: the links into a focus node by that predicate are part
+    of its neighbourhood, and a changed link makes its object a focus node.
+
+    Not local: other property paths, ``sh:node`` and qualified shapes
     (they read the values' triples), logical constraints on a property shape's values, and
     SPARQL-based targets. SPARQL constraints are taken to read ``$this``'s own triples, as
     those of ontology/shapes.ttl do.
@@ -80,7 +85,10 @@ def _shapes(shapes: Path) -> _Shapes:
     cached = _shapes_cache.get(shapes)
     if cached is None or cached[0] != mtime:
         g = Graph().parse(shapes, format="turtle")
-        local = (all(isinstance(p, URIRef) for p in g.objects(None, SH.path))
+        inverse = {p: g.value(p, SH.inversePath) for p in g.objects(None, SH.path)
+                   if not isinstance(p, URIRef) and len(list(g.predicate_objects(p))) == 1}
+        local = (all(isinstance(p, URIRef) or isinstance(inverse.get(p), URIRef)
+                     for p in g.objects(None, SH.path))
                  and not any((None, p, None) in g for p in (
                      SH.node, SH.qualifiedValueShape, SH.target))
                  and not any((s, SH.path, None) in g
@@ -90,8 +98,9 @@ def _shapes(shapes: Path) -> _Shapes:
                     or any((None, RDF.type, c) in g for c in _ADVANCED_CLASSES))
         classes = frozenset(str(c) for c in g.objects(None, SH["class"]))
         objects_of = frozenset(str(p) for p in g.objects(None, SH.targetObjectsOf))
-        cached = _shapes_cache[shapes] = (mtime, _Shapes(g, local, advanced, classes,
-                                                         objects_of))
+        cached = _shapes_cache[shapes] = (mtime, _Shapes(
+            g, local, advanced, classes, objects_of,
+            frozenset(str(p) for p in inverse.values() if isinstance(p, URIRef))))
     return cached[1]
 
 
@@ -314,9 +323,9 @@ def _write_through_overlay(store: ox.Store, quads: list[ox.Quad],
     if any(q.predicate == _SUBCLASS for q in changed):
         return "copy"
     after = _Overlay(store, removed, added)
-    focus = _affected(changed, (store, after), rules.objects_of)  # type: ignore[arg-type]
-    return (_neighbourhood(store, focus, rules.classes),
-            _neighbourhood(after, focus, rules.classes), focus)  # type: ignore[arg-type]
+    focus = _affected(changed, (store, after), rules)  # type: ignore[arg-type]
+    return (_neighbourhood(store, focus, rules),
+            _neighbourhood(after, focus, rules), focus)  # type: ignore[arg-type]
 
 
 def _key(problem: Problem) -> tuple[str, str | None, str]:
@@ -358,9 +367,9 @@ def _write_on_copy(backend, apply: Callable[[ox.Store], None], rules: _Shapes,
         original.bulk_extend(ox.parse(dumped, format=_NQ))
     if whole or not rules.local or any(q.predicate == _SUBCLASS for q in changed):
         return _asserted(original), _asserted(candidate), None
-    focus = _affected(changed, (original, candidate), rules.objects_of)
-    return (_neighbourhood(original, focus, rules.classes),
-            _neighbourhood(candidate, focus, rules.classes), focus)
+    focus = _affected(changed, (original, candidate), rules)
+    return (_neighbourhood(original, focus, rules),
+            _neighbourhood(candidate, focus, rules), focus)
 
 
 def _asserted_graph(graph: object) -> bool:
@@ -373,13 +382,14 @@ def _quads(store: ox.Store, subject=None, predicate=None, object=None) -> Iterat
 
 
 def _affected(changed: list[ox.Quad], stores: tuple[ox.Store, ...],
-              objects_of: frozenset[str]) -> NodeSet:
+              rules: _Shapes) -> NodeSet:
     """The nodes whose validation a change can alter, with local shapes (see ``_shapes``):
     the subjects of the changed triples, their objects where the predicate is one of
-    ``objects_of`` (``sh:targetObjectsOf``), and the nodes with a value whose type changed
-    (``sh:class``)."""
+    ``sh:targetObjectsOf`` or of an inverse path, and the nodes with a value whose type
+    changed (``sh:class``)."""
     nodes: NodeSet = set()
     retyped: NodeSet = set()
+    objects_of = rules.objects_of | rules.inverse
     for q in changed:
         nodes.add(q.subject)  # type: ignore[arg-type]
         if q.predicate.value in objects_of and not isinstance(q.object, ox.Literal):
@@ -392,11 +402,11 @@ def _affected(changed: list[ox.Quad], stores: tuple[ox.Store, ...],
     return nodes
 
 
-def _neighbourhood(store: ox.Store, focus: NodeSet, classes: frozenset[str]) -> Graph:
-    """What validating ``focus`` needs to read: the focus nodes' triples, the class
-    hierarchy (for ``sh:targetClass`` and ``sh:class``), and the types of their values that
-    ``sh:class`` asks for (other types would make the values targets of shapes, validated
-    for nothing)."""
+def _neighbourhood(store: ox.Store, focus: NodeSet, rules: _Shapes) -> Graph:
+    """What validating ``focus`` needs to read: the focus nodes' triples, the links into
+    them by the predicates of inverse paths, the class hierarchy (for ``sh:targetClass`` and
+    ``sh:class``), and the types of their values that ``sh:class`` asks for (other types
+    would make the values targets of shapes, validated for nothing)."""
     g = Graph()
 
     def add(q: ox.Quad) -> None:
@@ -406,7 +416,7 @@ def _neighbourhood(store: ox.Store, focus: NodeSet, classes: frozenset[str]) -> 
     for q in _quads(store, predicate=_SUBCLASS):
         add(q)
         subclasses.setdefault(q.object.value, set()).add(q.subject.value)
-    wanted, todo = set(), list(classes)
+    wanted, todo = set(), list(rules.classes)
     while todo:  # the classes sh:class names, and their subclasses
         c = todo.pop()
         if c not in wanted:
@@ -418,6 +428,9 @@ def _neighbourhood(store: ox.Store, focus: NodeSet, classes: frozenset[str]) -> 
             add(q)
             if isinstance(q.object, ox.NamedNode | ox.BlankNode):
                 values.add(q.object)
+        for predicate in rules.inverse:
+            for q in _quads(store, predicate=ox.NamedNode(predicate), object=node):
+                add(q)
     for node in values - focus:
         for q in _quads(store, subject=node, predicate=_TYPE):
             if q.object.value in wanted:

@@ -111,8 +111,7 @@ def test_path_from_the_netherlands_to_mofcom(bundled: KnowledgeBase) -> None:
     rows = a.path_report(bundled, f"{ID}country/NL", f"{ID}org/mofcom")
     through = [r["subject"] for r in rows]
     assert f"{ID}incident/nl-mask-recall-2020-03-28" in through  # the recall
-    assert f"{ID}statement/mfa-2020-04-02" in through  # China's reply
-    assert f"{ID}statement/jiang-fan-2020-04-05" in through  # Jiang Fan's statement
+    assert f"{ID}statement/mofcom-2020-04-02" in through  # the ministry's reply to it
     assert all(r["source"] for r in rows)  # each hop names the document that says it
 
 
@@ -129,9 +128,12 @@ def test_indicators_and_flows(bundled: KnowledgeBase) -> None:
     assert nl[0]["unit"] == "items" and nl[0]["start"] == "2020-03-21"
     es = [r for r in flows if r["kind"] == "shipment" and r["to"] == f"{ID}country/ES"]
     assert es and es[0]["amount"] is None and es[0]["unknown"] == 1  # unknown, not 0
-    shares = a.indicator(bundled, "exporter-shares")
-    assert [(r["destination"], r["quantity"], r["share"]) for r in shares] == [
-        (f"{ID}country/NL", "1300000", "1")]
+    shares = {r["destination"]: (r["quantity"], float(r["share"]))
+              for r in a.indicator(bundled, "exporter-shares")}
+    assert shares[f"{ID}country/NL"] == ("1300000", 1.0)  # the only shipment of masks
+    # antibody tests: 2 million to the United Kingdom, 150,000 to the Czech Republic
+    assert shares[f"{ID}country/GB"][0] == "2000000"
+    assert shares[f"{ID}country/GB"][1] + shares[f"{ID}country/CZ"][1] == pytest.approx(1.0)
     figures = {(r["product"], r["unit"], r["end"]): r for r in a.indicator(bundled, "figures")}
     masks = figures[(f"{ID}product/face-mask", "items", "2020-04-04")]
     assert float(masks["amount"]) == 3.86e9 and masks["kind"] == "official"

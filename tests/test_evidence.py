@@ -10,8 +10,9 @@ import pytest
 from rdflib import Graph
 
 from kb import KnowledgeBase
-from kb.bundled import ONTOLOGY_FILE, load_bundled
+from kb.bundled import COMPETENCY_DIR, ONTOLOGY_FILE, load_bundled
 from kb.namespaces import PREFIXES, sparql_prefixes
+from kb.queries import load_saved_queries
 from kb.validate import facts_without_evidence, validate, validate_store
 
 MS, GSRC, ID = PREFIXES["ms"], PREFIXES["gsrc"], PREFIXES["msid"]
@@ -236,3 +237,103 @@ def test_a_statistic_whose_reports_lost_their_words_is_listed() -> None:
                                                   <{MS}evidence> ?e }} }}""")
         # the report (a claim of its source) and the statistic it tells are both listed
         assert {p.focus for p in facts_without_evidence(kb)} == {statistic, f"{ID}claim/transcript-goggles"}
+
+
+# --- every incident as complete as the research notes allow (../shared/domain-notes.md §4) ---
+
+#: What the notes give, country by country: China's reply, the makers (named, or "unnamed"
+#: where the sources say they are not named), the quantity, and whether a failed standard is
+#: named. The Dutch, Spanish, Slovak and Philippine cases got replies; Czech, Turkish,
+#: Finnish, British, Canadian, EU and Polish ones none that the notes record.
+NOTES = {
+    "nl-mask-recall-2020-03-28": (True, "unnamed", 600000, True),
+    "es-test-return-2020-03": (True, {"bioeasy"}, 9000, True),
+    "cz-antibody-tests-2020-03": (False, "unnamed", 150000, False),
+    "tr-test-kits-2020-03": (False, "unnamed", None, False),
+    "ph-test-kits-2020-03": (True, set(), None, False),
+    "sk-rapid-tests-2020": (True, set(), 1200000, False),
+    "fi-masks-2020-04": (False, set(), 2000000, True),
+    "fi-respirators-2020-04": (False, set(), 230000, True),
+    "uk-antibody-tests-2020-04": (False, {"alltest-biotech", "wondfo-biotech"}, 2000000, False),
+    "ca-masks-2020-04": (False, set(), 1000000, True),
+    "eu-masks-2020-05": (False, set(), 10000000, True),
+    "pl-masks-2020-05": (False, set(), 600000, True),
+}
+
+
+def test_every_incident_has_what_the_notes_give(bundled: KnowledgeBase) -> None:
+    rows = select(bundled, """SELECT ?i ?maker ?unnamed ?reply ?n ?standard WHERE {
+        ?i a/rdfs:subClassOf* ms:QualityIncident .
+        OPTIONAL { ?i ms:manufacturer ?maker OPTIONAL { ?maker ms:placeholder ?unnamed } }
+        OPTIONAL { GRAPH ?g { ?reply ms:respondsTo ?i } ?g prov:wasDerivedFrom ?source }
+        OPTIONAL { ?i ms:affectedQuantity ?n } OPTIONAL { ?i ms:standardNotMet ?standard } }""")
+    found: dict[str, tuple] = {}
+    for r in rows:
+        name = r["i"].rsplit("/", 1)[-1]
+        reply, makers, n, standard = found.get(name, (False, set(), None, False))
+        if "maker" in r:
+            makers = "unnamed" if r.get("unnamed") == "true" else {*makers, r["maker"].rsplit("/", 1)[-1]}
+        found[name] = (reply or "reply" in r, makers,
+                       float(r["n"]) if "n" in r else n, standard or "standard" in r)
+    expected = {k: (reply, makers, float(n) if n else None, standard)
+                for k, (reply, makers, n, standard) in NOTES.items()}
+    assert found == expected
+
+
+def test_a_placeholder_maker_is_never_a_known_one(bundled: KnowledgeBase) -> None:
+    placeholders = {r["m"] for r in select(bundled, "SELECT ?m WHERE { ?m ms:placeholder true }")}
+    assert {f"{ID}org/nl-mask-maker", f"{ID}org/cz-test-maker", f"{ID}org/tr-test-maker"} <= placeholders
+    (query,) = [q for q in load_saved_queries(COMPETENCY_DIR) if q.name == "cq43-known-manufacturers"]
+    known = {str(r["manufacturer"]) for r in bundled.select(query.text)}
+    assert known and not known & placeholders
+
+
+# --- currencies and units as concepts ---
+
+def test_amounts_name_a_reference_currency_and_counts_a_qudt_unit(bundled: KnowledgeBase) -> None:
+    assert select(bundled, "SELECT ?m WHERE { ?m schema:currency ?c }") == []
+    amounts = select(bundled, """SELECT ?m ?currency ?code WHERE { ?x ms:tradeValue ?m .
+        ?m ms:currency ?currency OPTIONAL { ?currency a ms:Currency ; skos:notation ?code } }""")
+    assert len(amounts) >= 20
+    for row in amounts:  # the concept's IRI ends with its code, which the figures rely on
+        assert row.get("code") and row["currency"] == f"{ID}currency/{row['code']}", row
+    units = {r["u"] for r in select(bundled, "SELECT DISTINCT ?u WHERE { ?q qudt:unit ?u }")}
+    assert units == {PREFIXES["unit"] + "NUM"}
+    labelled = select(bundled, "SELECT ?l WHERE { unit:NUM a qudt:Unit ; rdfs:label ?l }")
+    assert labelled
+
+
+def test_the_shapes_want_a_currency_concept_not_a_code() -> None:
+    def messages(amount: str) -> list[str]:
+        data = f"""@prefix ms: <{MS}> . @prefix schema: <https://schema.org/> .
+            <urn:x:m> a schema:MonetaryAmount ; schema:value 1.0 ; {amount} ."""
+        return [p.message for p in validate(Graph().parse(data=data, format="turtle")).problems]
+
+    assert messages(f"ms:currency <{ID}currency/CNY>") == []
+    assert any("reference currency concept" in m for m in messages('schema:currency "CNY"'))
+    assert any("reference currency concept" in m for m in messages("ms:currency <urn:x:yuan>"))
+
+
+# --- the shapes require evidence on an export statistic too ---
+
+STATISTIC = f"""@prefix ms: <{MS}> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<urn:x:stat> a ms:ExportStatistic ; ms:origin <urn:x:CN> ; ms:productCategory <urn:x:masks> ;
+    ms:periodStart "2020-03-01"^^xsd:date ; ms:confidence "high" ;
+    ms:quantity [ <http://qudt.org/schema/qudt/numericValue> 1.0 ;
+                  <http://qudt.org/schema/qudt/unit> <http://qudt.org/vocab/unit/NUM> ] {{own}} .
+{{report}}
+"""
+
+
+def test_the_shapes_require_evidence_on_a_statistic_or_a_report_of_it() -> None:
+    def evidence_problems(own: str = "", report: str = "") -> set[str]:
+        data = STATISTIC.replace("{own}", own).replace("{report}", report)
+        report_ = validate(Graph().parse(data=data, format="turtle"))
+        return {p.focus for p in report_.problems if "A fact needs its evidence" in p.message}
+
+    assert evidence_problems() == {"urn:x:stat"}
+    assert evidence_problems(own='; ms:evidence "3.86 billion masks"@en') == set()
+    told = "<urn:x:report> a ms:StatisticReport ; ms:reportsStatistic <urn:x:stat> {words} ."
+    assert evidence_problems(report=told.replace("{words}", '; ms:evidence "masks"@en')) == set()
+    # a report without words is itself a fact without evidence
+    assert evidence_problems(report=told.replace("{words}", "")) == {"urn:x:report"}

@@ -26,7 +26,7 @@ from tests.conftest import run_kb, serve
 
 ID = "https://w3id.org/medsupply-kb/id/"
 CN, WORLD, MASK = f"{ID}country/CN", f"{ID}place/world", f"{ID}product/face-mask"
-SUPPLIES = f"{ID}product/medical-supplies"
+SUPPLIES, CURRENCY = f"{ID}product/medical-supplies", f"{ID}currency/"
 TRANSCRIPT, SEED = f"{ID}source/transcript-2020-04-05", f"{ID}source/seed-report"
 SUMMED_MASKS = 3.86e9 + 50.9e9 + 3.86e9  # what the flows used to report: 58.62 bn
 
@@ -132,14 +132,13 @@ def test_the_rule_on_the_bundled_figures(bundled: KnowledgeBase) -> None:
     assert suits.amount == 37.52e6 and 37.5e6 in [x.amount for x in suits.alternatives]
     # the chosen number is the statistic's own, for every figure (the data follow the rule)
     for f in found.values():
-        unit = f"<{f.unit}>" if f.unit.startswith("http") else f'"{f.unit}"'
+        unit = f"<{f.unit}>" if f.unit.startswith("http") else f"<{CURRENCY}{f.unit}>"
         own = bundled.select(f"""
             PREFIX ms: <https://w3id.org/medsupply-kb/ontology#>
             SELECT ?n WHERE {{ VALUES ?s {{ {" ".join(f"<{s}>" for s in f.statistics)} }}
               {{ ?s ms:quantity [ <http://qudt.org/schema/qudt/numericValue> ?n ;
                                   <http://qudt.org/schema/qudt/unit> {unit} ] }}
-              UNION {{ ?s ms:tradeValue [ <https://schema.org/value> ?n ;
-                                          <https://schema.org/currency> {unit} ] }} }}""")
+              UNION {{ ?s ms:tradeValue [ <https://schema.org/value> ?n ; ms:currency {unit} ] }} }}""")
         assert {float(r["n"]) for r in own} == {f.amount}, f
 
 
@@ -162,6 +161,7 @@ PREFIXES = """
 @prefix qudt: <http://qudt.org/schema/qudt/> .
 @prefix unit: <http://qudt.org/vocab/unit/> .
 @prefix schema: <https://schema.org/> .
+@prefix currency: <https://w3id.org/medsupply-kb/id/currency/> .
 @prefix prov: <http://www.w3.org/ns/prov#> .
 @prefix dcterms: <http://purl.org/dc/terms/> .
 @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
@@ -179,7 +179,7 @@ def stat(name: str, n: float | None = None, *, end: str | None = "2020-04-30",
 
 def report(name: str, statistic: str, n: float, kind: str, published: str, *,
            end: str | None = "2020-04-30", value: str | None = None) -> str:
-    number = (f'ms:tradeValue [ schema:value {n} ; schema:currency "{value}" ] ;' if value
+    number = (f'ms:tradeValue [ schema:value {n} ; ms:currency currency:{value} ] ;' if value
               else f"ms:quantity [ qudt:numericValue {n} ; qudt:unit unit:NUM ] ;")
     period = f'ms:periodEnd "{end}"^^xsd:date ;' if end else ""
     return f"""ex:{name} {{ ex:{name}-report ms:reportsStatistic ex:{statistic} ; {number}
@@ -206,7 +206,7 @@ def rule_kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
                                           value="CNY"),
         report("d-press", "d", 390, "press", "2020-04-06", value="CNY"),
         """ex:curation { ex:fix a ms:Correction ; ms:corrects ex:d-official-report ;
-             ms:tradeValue [ schema:value 400 ; schema:currency "CNY" ] . }""",
+             ms:tradeValue [ schema:value 400 ; ms:currency currency:CNY ] . }""",
         # a statistic no report points to is its own report; another period is another figure
         stat("e", 500, end="2020-05-31"),
     ])

@@ -166,7 +166,8 @@ def test_blank_nodes_are_nested_never_linked(server: str) -> None:
     statistic = _page(server, f"{ID}claim/gacc-suits")
     # the quantity and the amount (blank nodes) are described in place
     nested = " ".join(re.findall(r'<dl class="nested">.*?</dl>', statistic, re.DOTALL))
-    assert "37520000" in nested and "unit:NUM" in nested and "CNY" in nested
+    assert "37520000" in nested and "unit/NUM" in nested and "currency/CNY" in nested
+    assert "Renminbi (yuan)" in nested  # the currency concept, by its label
     # the reasoner types this incident with class expressions (blank nodes): never listed
     incident = _page(server, f"{ID}incident/es-test-return-2020-03")
     types = re.search(r"<p>Type: (.*?)</p>", incident).group(1)  # type: ignore[union-attr]

@@ -103,6 +103,12 @@ WRITES = [
     # a quantity is a blank node: a second, negative number
     (False, f"INSERT {{ GRAPH ?g {{ ?q qudt:numericValue -1.0 }} }} WHERE {{ GRAPH ?g {{ "
             f"<{ID}claim/es-order-size-telecinco> ms:quantity ?q }} }}"),
+    # a statistic no report tells any more has no evidence (a link into it, by an inverse path)
+    (False, f"DELETE WHERE {{ GRAPH ?g {{ ?r ms:reportsStatistic <{ID}claim/gacc-goggles> }} }}"),
+    (True, f"INSERT DATA {{ GRAPH <urn:g:t> {{ <urn:r:new> ms:reportsStatistic "
+           f"<{ID}claim/gacc-goggles> }} }}"),
+    # amounts of money that lose their currency concept
+    (False, f"DELETE WHERE {{ GRAPH ?g {{ ?m ms:currency <{ID}currency/CZK> }} }}"),
     # claims and statements cite documents of this graph
     (False, f"DROP GRAPH <{GRAPH}sources>"),
     (True, f"INSERT DATA {{ GRAPH <{GRAPH}inferred> {{ <urn:p:i> a ms:Person }} }}"),

@@ -232,7 +232,9 @@ def test_the_path_view_shows_the_explained_path(server: str, page) -> None:
     p.goto(f"{server}/viz/path?source={ID}country/NL&target={ID}org/mofcom")
     drawn(p)
     labels = p.evaluate("window.kbNetwork.body.data.edges.get().map(e => e.label)")
-    assert labels == ["actor country", "responds to", "echoes", "on behalf of"]
+    # the recall, the ministry's reply to it (which is also about it), the ministry
+    assert labels[0] == "actor country" and labels[2:] == ["speaker"]
+    assert labels[1] in ("responds to", "about")
 
 
 def test_markup_in_labels_is_shown_as_text_and_runs_nothing(server: str, page) -> None:
