@@ -7,7 +7,6 @@ failed check; 2 a usage error (click's).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import re
 import sys
@@ -904,7 +903,7 @@ def _set_location(ctx: click.Context, param: click.Parameter, value: str | None)
     if value is not None:
         obj = ctx.find_object(_Context)
         if obj is not None:
-            obj.settings = dataclasses.replace(obj.settings, **{str(param.name): value})
+            obj.settings = obj.settings.replace(**{str(param.name): value})
     return value
 
 
