@@ -23,7 +23,7 @@ import pyoxigraph as ox
 from rdflib import URIRef
 
 from kb.errors import InvalidParameter, NotFound
-from kb.namespaces import ANALYTICS_GRAPH, GRAPH, MS
+from kb.namespaces import ANALYTICS_GRAPH, GRAPH, MS, local_name
 from kb.projections import (  # noqa: F401 -- re-exported: the projections used to live here
     HUBS,
     LABELS,
@@ -33,7 +33,6 @@ from kb.projections import (  # noqa: F401 -- re-exported: the projections used 
     WORLD,
     XSD,
     _cached,
-    _local,
     entity_graph,
     flow_graph,
     incident_graph,
@@ -277,7 +276,7 @@ def top(scores: dict[str, float], n: int) -> list[tuple[str, float]]:
 
 
 def _label(g: nx.Graph, node: str) -> str:
-    return g.nodes[node].get("label", _local(node)) if node in g else _local(node)
+    return g.nodes[node].get("label", local_name(node)) if node in g else local_name(node)
 
 
 def centrality_report(kb, measure: str = "pagerank", *, top_n: int = 20,
@@ -422,7 +421,7 @@ def describe(kb, iri: str) -> dict[str, object]:
         other = row["other"]
         statements.append({
             "direction": key[0], "predicate": key[1],
-            "predicate_label": str(row.get("plabel", "")) or _local(key[1]),
+            "predicate_label": str(row.get("plabel", "")) or local_name(key[1]),
             "value": str(other), "is_iri": isinstance(other, URIRef),
             "value_label": str(row["olabel"]) if "olabel" in row else None,
             "language": getattr(other, "language", None),
@@ -432,4 +431,4 @@ def describe(kb, iri: str) -> dict[str, object]:
             label = str(other)
         if key[0] == "out" and key[1] == RDF_TYPE and str(other) not in types:
             types.append(str(other))
-    return {"iri": iri, "label": label or _local(iri), "types": types, "statements": statements}
+    return {"iri": iri, "label": label or local_name(iri), "types": types, "statements": statements}

@@ -19,7 +19,7 @@ import click
 import pyoxigraph as ox
 
 from kb.errors import KbError
-from kb.namespaces import PREFIXES
+from kb.namespaces import PREFIXES, shorten
 from kb.settings import DEFAULT_STORE, Settings
 from kb.store import KnowledgeBase
 
@@ -269,14 +269,6 @@ def _select_star_in_written_order(kb: KnowledgeBase, text: str) -> str:
     return text[:at] + " ".join(f"?{n}" for n in names) + text[at + 1:]
 
 
-def _short_iri(text: str) -> str:
-    """``prefix:local`` where a known prefix fits, else ``<iri>``."""
-    for prefix, iri in PREFIXES.items():
-        if text.startswith(iri) and "/" not in text[len(iri):]:
-            return f"{prefix}:{text[len(iri):]}"
-    return f"<{text}>"
-
-
 def _saved_query_bindings(query_text: str, params: tuple[str, ...]) -> dict[str, Any] | None:
     """The terms for the parameters of a saved query file: its ``# param:`` values, with
     ``--param NAME=VALUE`` applied."""
@@ -356,7 +348,7 @@ def _cell(term: Any) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        return _short_iri(term.value)
+        return shorten(term.value)
     if isinstance(term, ox.Literal):
         return term.value
     return str(term)
@@ -485,7 +477,7 @@ def stats(obj: _Context, as_json: bool, top: int) -> None:
     for title, items in (("classes", s.classes), ("properties", s.properties)):
         table = Table(title, "count", title=f"{len(items)} {title}")
         for iri, n in items[:top]:
-            table.add_row(_short_iri(iri), f"{n:,}")
+            table.add_row(shorten(iri), f"{n:,}")
         console.print(table)
 
 
@@ -571,7 +563,7 @@ def _emit(rows: list[dict[str, Any]], fmt: str | None) -> None:
         writer.writerows(rows)
     else:
         columns = list(dict.fromkeys(k for row in rows for k in row))
-        _show_rows(columns, [[_short_iri(str(v)) if str(v).startswith("http") else str(v)
+        _show_rows(columns, [[shorten(str(v)) if str(v).startswith("http") else str(v)
                               for v in (row.get(c, "") for c in columns)] for row in rows])
 
 
@@ -657,7 +649,7 @@ def analytics_path(obj: _Context, source: str, target: str, fmt: str | None) -> 
         kb analytics path https://w3id.org/medsupply-kb/id/country/NL https://w3id.org/medsupply-kb/id/org/mofcom
     """
     from kb.analytics import path_report
-    from kb.queries import expand
+    from kb.namespaces import expand
 
     with obj.kb() as kb:
         with _progress("Finding the path"):
@@ -700,7 +692,7 @@ def analytics_ego(obj: _Context, iri: str, depth: int, radius: int | None,
         kb analytics ego country:NL --depth 2
     """
     from kb.analytics import ego_report
-    from kb.queries import expand
+    from kb.namespaces import expand
 
     with obj.kb() as kb:
         with _progress("Reading the neighbourhood"):
@@ -721,7 +713,7 @@ def analytics_flows(obj: _Context, product: str | None, start: str | None, end: 
     reported figure (exporter, destination, product, unit, period) once, chosen among its
     sources, alternatives beside it; never added across periods, products or units."""
     from kb.analytics import flows_report
-    from kb.queries import expand
+    from kb.namespaces import expand
 
     with obj.kb() as kb:
         with _progress("Summing the flows"):
@@ -778,7 +770,7 @@ def viz_entity(obj: _Context, iri: str, depth: int, radius: int | None, max_node
     \b
         kb viz entity country:NL --depth 2 -o netherlands.html
     """
-    from kb.queries import expand
+    from kb.namespaces import expand
     from kb.viz import entity_view
 
     with obj.kb() as kb:
@@ -795,7 +787,7 @@ def viz_entity(obj: _Context, iri: str, depth: int, radius: int | None, max_node
 @_fail_on_kb_error
 def viz_path(obj: _Context, source: str, target: str, output: Path) -> None:
     """The explained path between two entities."""
-    from kb.queries import expand
+    from kb.namespaces import expand
     from kb.viz import path_view
 
     with obj.kb() as kb:
@@ -821,7 +813,7 @@ def viz_flows(obj: _Context, product: str | None, start: str | None, end: str | 
         kb viz flows --product product:face-mask -o flows.html
         kb viz flows --start 2020-03-01 --end 2020-04-30 -o spring.html
     """
-    from kb.queries import expand
+    from kb.namespaces import expand
     from kb.viz import flows_view
 
     with obj.kb() as kb:

@@ -22,7 +22,7 @@ Node attributes are ``label`` (English label, else any label, else the IRI's loc
 attributes are ``predicate`` (IRI), ``label`` (the predicate's label) and ``graph`` (the
 named graph holding the statement). Edges are keyed by predicate IRI.
 
->>> _local("https://w3id.org/medsupply-kb/ontology#respondsTo")
+>>> local_name("https://w3id.org/medsupply-kb/ontology#respondsTo")
 'respondsTo'
 """
 
@@ -36,7 +36,15 @@ import networkx as nx
 import pyoxigraph as ox
 
 from kb.errors import InvalidParameter, NotFound
-from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
+from kb.namespaces import (
+    ANALYTICS_GRAPH,
+    GRAPH,
+    INFERRED_GRAPH,
+    LOADS_GRAPH,
+    MS,
+    ONTOLOGY_GRAPH,
+    local_name,
+)
 
 __all__ = [
     "HUBS",
@@ -100,10 +108,6 @@ def _cached(kb: Any, key: tuple, compute: Callable[[], object]) -> Any:
     return value
 
 
-def _local(iri: str) -> str:
-    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-
-
 def _stream(kb: Any, sparql: str, handle: Callable[[Any], None], **bindings: Any) -> None:
     """Run ``sparql`` and call ``handle(solution)`` per row, on the engine thread (the rows
     never leave it; ``handle`` must copy what it keeps as plain values)."""
@@ -128,7 +132,7 @@ def property_labels(kb: Any) -> dict[str, str]:
 
 def _new_node(g: nx.MultiDiGraph, node: str) -> None:
     if node not in g:
-        g.add_node(node, label=_local(node), types=[], graphs=[])
+        g.add_node(node, label=local_name(node), types=[], graphs=[])
 
 
 # Labels and types of every resource, in one pass (Virtuoso 7 rejects the FILTER inside the
@@ -150,7 +154,7 @@ def _add_labels_and_types(kb: Any, g: nx.MultiDiGraph, nodes: Iterable[str] | No
         value = row["v"]
         attrs = g.nodes[node]
         if row["k"].value == "label":
-            if attrs["label"] == _local(node) or getattr(value, "language", None) == "en":
+            if attrs["label"] == local_name(node) or getattr(value, "language", None) == "en":
                 attrs["label"] = value.value
         elif value.value not in attrs["types"]:
             attrs["types"].append(value.value)
@@ -176,7 +180,7 @@ def _add_all_labels_and_types(kb: Any, g: nx.MultiDiGraph) -> None:
         for s, value in raw:  # type: ignore[attr-defined]
             attrs = attrs_of.get(s.value)
             if attrs is not None and (getattr(value, "language", None) == "en"
-                                      or attrs["label"] == _local(s.value)):
+                                      or attrs["label"] == local_name(s.value)):
                 attrs["label"] = value.value
 
     def types(raw: object) -> None:
@@ -275,7 +279,7 @@ def _entity_graph(kb: Any, graphs: list[str] | None, classes: list[str] | None,
                     node_graphs[o_iri] = set()
                 label = edge_label.get(p_iri)
                 if label is None:
-                    label = edge_label[p_iri] = labels.get(p_iri) or _local(p_iri)
+                    label = edge_label[p_iri] = labels.get(p_iri) or local_name(p_iri)
                 keydict = out.get(o_iri)
                 if keydict is None:
                     keydict = out[o_iri] = {}
@@ -307,7 +311,7 @@ def _new_node_fast(node: dict, succ: dict, pred: dict, iri: str) -> dict:
     outgoing dict. Building the 1M-triple projection this way instead of with
     ``add_edges_from`` takes a fifth of the time; ``tests/test_analytics.py`` checks the
     result against networkx's own methods."""
-    node[iri] = {"label": _local(iri), "types": [], "graphs": []}
+    node[iri] = {"label": local_name(iri), "types": [], "graphs": []}
     pred[iri] = {}
     out: dict = {}
     succ[iri] = out
@@ -383,7 +387,7 @@ def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
                 if node not in g:
                     _new_node(g, node)
                     found.append(node)  # noqa: B023 -- consumed within this hop
-            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)),
+            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, local_name(p)),
                        graph=graph_iri)
 
         # VALUES inside each branch: outside, the engine evaluates the UNION over the whole
@@ -563,7 +567,7 @@ def _statement_graph(kb: Any) -> nx.MultiDiGraph:
         if p == f"{MS}speaker":
             g.add_edge(o, st, key=p, predicate=p, label="said", graph=graph)
         else:
-            g.add_edge(st, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph)
+            g.add_edge(st, o, key=p, predicate=p, label=labels.get(p, local_name(p)), graph=graph)
 
     _stream(kb, STATEMENTS, handle)
     _add_labels_and_types(kb, g, g.nodes)
@@ -626,7 +630,7 @@ def _incident_graph(kb: Any) -> nx.MultiDiGraph:
         if row["quantity"] is not None and "affected_quantity" not in attrs:
             attrs["affected_quantity"] = float(row["quantity"].value)
         if not g.has_edge(s, o, key=p):
-            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph)
+            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, local_name(p)), graph=graph)
 
     _stream(kb, INCIDENTS, handle)
     _add_labels_and_types(kb, g, g.nodes)
@@ -643,4 +647,4 @@ def _kind(types: list[str]) -> str:
     """
     ours = sorted(t for t in types if t.startswith(MS))
     specific = [t for t in ours if t != f"{MS}QualityIncident"] or ours
-    return _local(specific[0]) if specific else ""
+    return local_name(specific[0]) if specific else ""

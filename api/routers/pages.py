@@ -27,9 +27,9 @@ from kb.namespaces import (
     MS,
     PREFIXES,
     expand,
+    local_name,
     sparql_prefixes,
 )
-from kb.projections import _local
 from kb.queries import load_saved_queries, render
 from kb.store import bind_values
 
@@ -154,7 +154,7 @@ def _blank_values(kb, iri: str) -> dict[str, list[dict[str, object]]]:
         value = row["o"]
         nested.setdefault(str(row["b"]), []).append({
             "predicate": str(row["p"]), "predicate_label": str(row.get("plabel") or "")
-            or _local(str(row["p"])), "value": str(value),
+            or local_name(str(row["p"])), "value": str(value),
             "is_iri": isinstance(value, URIRef), "is_blank": isinstance(value, BNode),
             "value_label": str(row["olabel"]) if "olabel" in row else None,
             "language": getattr(value, "language", None)})
