@@ -166,7 +166,7 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
     with obj.kb() as kb, bar:
         check = None
         if validate_:
-            from kb.validate import refuse_nonconforming
+            from kb.write_checks import refuse_nonconforming
 
             check = refuse_nonconforming(kb)
         report = kb.load(paths, graph=graph, format=format_, force=force, progress=factory,

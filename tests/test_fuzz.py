@@ -29,3 +29,18 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
           suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_documented_answers(case) -> None:
     case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+
+
+def test_the_protocols_parameters_are_in_the_openapi() -> None:
+    """So that the fuzzing above sends query text, graph IRIs and bodies, not bare paths."""
+    paths = app.openapi()["paths"]
+
+    def names(path: str, method: str) -> set[str]:
+        return {p["name"] for p in paths[path][method].get("parameters", [])}
+
+    assert {"query", "default-graph-uri", "named-graph-uri", "format"} <= names("/sparql", "get")
+    assert {"application/x-www-form-urlencoded", "application/sparql-query",
+            "application/sparql-update"} <= set(paths["/sparql"]["post"]["requestBody"]["content"])
+    for method in ("get", "head", "put", "post", "delete"):
+        assert {"graph", "default"} <= names("/store", method), method
+    assert "text/turtle" in paths["/store"]["put"]["requestBody"]["content"]
