@@ -21,6 +21,14 @@ _kb.update("INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/a> 
            "<http://www.w3.org/2000/01/rdf-schema#label> '<script>x</script>' ; "
            "<http://example.org/p> <http://example.org/b> } }")
 app = create_app(_kb)
+
+
+@schemathesis.serializer("application/sparql-query", "application/sparql-update", "text/turtle",
+                         "application/n-triples", "application/rdf+xml")
+def _text(ctx, value: object) -> bytes:
+    """Bodies that are text (a query, an update, RDF): sent as UTF-8, as generated."""
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
