@@ -21,7 +21,7 @@ from bench.generate import generate, parse_size
 OURS = """
 import json, resource, sys, time
 from kb import KnowledgeBase
-from kb import analytics, projections
+from kb import analytics, projections, topic_graphs
 from kb.neighbourhood import neighbourhood
 out = {}
 
@@ -42,9 +42,9 @@ with KnowledgeBase.open(sys.argv[1]) as kb:
     # the hub read (4 x max_nodes)
     timed("neighbourhood1", neighbourhood, kb, hub, 1, max_nodes=500)
     timed("neighbourhood2", neighbourhood, kb, hub, 2, max_nodes=500)
-    timed("flows", projections.flow_graph, kb)
-    timed("statements", projections.statement_graph, kb)
-    timed("incidents", projections.incident_graph, kb)
+    timed("flows", topic_graphs.flow_graph, kb)
+    timed("statements", topic_graphs.statement_graph, kb)
+    timed("incidents", topic_graphs.incident_graph, kb)
     timed("pagerank", analytics.centrality, g, "pagerank")
     timed("eigenvector", analytics.centrality, g, "eigenvector")
     timed("louvain", analytics.communities, g, seed=42)

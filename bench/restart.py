@@ -52,9 +52,9 @@ from rdflib import Graph
 from kb import KnowledgeBase
 from kb.bundled import SHAPES_FILE
 from kb.reason import asserted_graphs
-from kb.engine import _graph
+from kb.engine import result_graph
 with KnowledgeBase.open(sys.argv[1]) as kb:
-    data = kb.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", _graph,
+    data = kb.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", result_graph,
                   default_graph=asserted_graphs(kb))
 for path in sys.argv[2:]:
     data.parse(path)

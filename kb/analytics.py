@@ -20,10 +20,9 @@ from datetime import UTC, datetime
 
 import networkx as nx
 import pyoxigraph as ox
-from rdflib import URIRef
 
 from kb.errors import InvalidParameter, NotFound
-from kb.namespaces import ANALYTICS_GRAPH, GRAPH, MS
+from kb.namespaces import ANALYTICS_GRAPH, GRAPH, MS, local_name
 from kb.neighbourhood import neighbourhood
 from kb.projections import (  # noqa: F401 -- re-exported: the projections used to live here
     HUBS,
@@ -33,14 +32,11 @@ from kb.projections import (  # noqa: F401 -- re-exported: the projections used 
     SYSTEM_GRAPHS,
     WORLD,
     XSD,
-    _cached,
-    _local,
+    cached_projection,
     entity_graph,
-    flow_graph,
-    incident_graph,
     property_labels,
-    statement_graph,
 )
+from kb.topic_graphs import flow_graph, incident_graph, statement_graph  # noqa: F401
 
 MEASURES = ("degree", "betweenness", "pagerank", "eigenvector")
 
@@ -214,10 +210,10 @@ def indicator(kb, name: str) -> list[dict[str, str]]:
         raise InvalidParameter("indicator", f"{name!r} is not one of "
                                             f"{', '.join([*INDICATORS, *FIGURE_INDICATORS])}")
     if name == "figures":
-        return _cached(kb, ("indicator", name), lambda: [
+        return cached_projection(kb, ("indicator", name), lambda: [
             {k: "" if v is None else str(v) for k, v in row.items()}
             for row in figures_report(kb)])  # type: ignore[return-value]
-    return _cached(kb, ("indicator", name), lambda: [
+    return cached_projection(kb, ("indicator", name), lambda: [
         {k: str(v) for k, v in row.items()} for row in kb.select(INDICATORS[name])])  # type: ignore[return-value]
 
 
@@ -277,7 +273,7 @@ def top(scores: dict[str, float], n: int) -> list[tuple[str, float]]:
 
 
 def _label(g: nx.Graph, node: str) -> str:
-    return g.nodes[node].get("label", _local(node)) if node in g else _local(node)
+    return g.nodes[node].get("label", local_name(node)) if node in g else local_name(node)
 
 
 def centrality_report(kb, measure: str = "pagerank", *, top_n: int = 20,
@@ -288,7 +284,7 @@ def centrality_report(kb, measure: str = "pagerank", *, top_n: int = 20,
     if top_n < 1:
         raise InvalidParameter("top", "must be at least 1")
     g = entity_graph(kb)
-    scores = _cached(kb, ("centrality", measure, k), lambda: centrality(g, measure, k=k))
+    scores = cached_projection(kb, ("centrality", measure, k), lambda: centrality(g, measure, k=k))
     assert isinstance(scores, dict)
     if save:
         save_scores(kb, measure, {"k": k, "seed": 42 if measure == "betweenness" else None},
@@ -301,7 +297,7 @@ def centrality_report(kb, measure: str = "pagerank", *, top_n: int = 20,
 
 def communities_report(kb, *, seed: int = 42, save: bool = False) -> list[dict[str, object]]:
     g = entity_graph(kb)
-    found = _cached(kb, ("louvain", seed), lambda: communities(g, seed=seed))
+    found = cached_projection(kb, ("louvain", seed), lambda: communities(g, seed=seed))
     if save:
         membership = {n: i for i, c in enumerate(found.communities) for n in c}
         save_scores(kb, "louvain", {"seed": seed, "modularity": round(found.modularity, 6)},
@@ -326,7 +322,7 @@ def components_report(kb) -> list[dict[str, object]]:
     g = entity_graph(kb)
     return [{"component": i, "size": len(c),
              "example": " | ".join(_label(g, n) for n in c[:5])}
-            for i, c in enumerate(_cached(kb, ("components",), lambda: components(g)))]
+            for i, c in enumerate(cached_projection(kb, ("components",), lambda: components(g)))]
 
 
 def ego_report(kb, iri: str, radius: int = 1) -> list[dict[str, object]]:
@@ -387,51 +383,3 @@ def figures_report(kb, *, product: str | None = None) -> list[dict[str, object]]
             "alternatives": "; ".join(_alternative_text(a.as_dict, unit) for a in f.alternatives),
         })
     return rows
-
-
-RESOURCE = f"""
-SELECT ?direction ?p ?other ?g ?doc ?plabel ?olabel WHERE {{
-  {{ GRAPH ?g {{ ?x ?p ?other }} BIND("out" AS ?direction) }}
-  UNION {{ GRAPH ?g {{ ?other ?p ?x }} BIND("in" AS ?direction) }}
-  OPTIONAL {{ ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?doc }}
-  OPTIONAL {{ ?p <{LABELS[0]}> ?plabel FILTER(LANGMATCHES(LANG(?plabel), "en")) }}
-  OPTIONAL {{ ?other <{LABELS[0]}>|<{LABELS[1]}> ?olabel }}
-}} ORDER BY ?direction ?p ?other ?g LIMIT 2000"""
-
-
-def describe(kb, iri: str) -> dict[str, object]:
-    """Everything the store says about ``iri``, both directions, each statement with the
-    named graph it sits in and that graph's source document (the IRI is bound, never spliced
-    into the query text).
-
-    Raises:
-        NotFound: no statement mentions ``iri``.
-    """
-    try:
-        node = ox.NamedNode(iri)
-    except ValueError:
-        raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
-    rows = kb.select(RESOURCE, x=node)
-    if not rows:
-        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
-    statements, seen = [], set()
-    label, types = None, []
-    for row in rows:
-        key = (str(row["direction"]), str(row["p"]), str(row["other"]), str(row["g"]))
-        if key in seen:
-            continue
-        seen.add(key)
-        other = row["other"]
-        statements.append({
-            "direction": key[0], "predicate": key[1],
-            "predicate_label": str(row.get("plabel", "")) or _local(key[1]),
-            "value": str(other), "is_iri": isinstance(other, URIRef),
-            "value_label": str(row["olabel"]) if "olabel" in row else None,
-            "language": getattr(other, "language", None),
-            "graph": key[3], "source": str(row["doc"]) if "doc" in row else None,
-        })
-        if key[0] == "out" and key[1] in LABELS and label is None:
-            label = str(other)
-        if key[0] == "out" and key[1] == RDF_TYPE and str(other) not in types:
-            types.append(str(other))
-    return {"iri": iri, "label": label or _local(iri), "types": types, "statements": statements}

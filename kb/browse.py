@@ -24,7 +24,7 @@ from kb.errors import InvalidParameter, NotFound
 from kb.namespaces import MS, PREFIXES, expand
 
 __all__ = ["DIMENSIONS", "SORTS", "ClassPage", "class_page", "classes", "labels", "period_of",
-           "short"]
+           "short", "string_rows"]
 
 _PREFIXES = f"""PREFIX ms: <{MS}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -61,8 +61,9 @@ SORT_LIMIT = 10_000
 FACET_SAMPLE = 1_000
 
 
-def _values(kb: Any, sparql: str, bindings: dict[str, ox.NamedNode | ox.Literal] | None = None
-            ) -> list[dict[str, str | None]]:
+def string_rows(kb: Any, sparql: str,
+                bindings: dict[str, ox.NamedNode | ox.Literal] | None = None
+                ) -> list[dict[str, str | None]]:
     """The rows of a SELECT as plain strings (None for unbound)."""
     def consume(raw: Any) -> list[dict[str, str | None]]:
         names = [v.value for v in raw.variables]
@@ -100,7 +101,7 @@ CLASSES = _PREFIXES + """SELECT ?cls ?n WHERE {
 def classes(kb: Any) -> list[dict[str, object]]:
     """Every class with instances: IRI, short name, label and the number of distinct
     instances, most instances first."""
-    rows = _values(kb, CLASSES)
+    rows = string_rows(kb, CLASSES)
     names = labels(kb, [r["cls"] for r in rows if r["cls"]])
     out = [{"class": r["cls"], "curie": short(r["cls"] or ""), "label": names.get(r["cls"], ""),
             "instances": int(r["n"] or 0)} for r in rows]
@@ -202,12 +203,12 @@ def class_page(kb: Any, cls: str, *, filters: dict[str, str] | None = None,
     # one (instance, class) triple each in the set default graph: COUNT(*) counts instances;
     # a filter's path may match an instance twice, so then DISTINCT
     counted = "COUNT(DISTINCT ?s)" if filters else "COUNT(*)"
-    total_rows = _values(kb, _PREFIXES + f"SELECT ({counted} AS ?n) WHERE {{\n  {where}\n}}",
+    total_rows = string_rows(kb, _PREFIXES + f"SELECT ({counted} AS ?n) WHERE {{\n  {where}\n}}",
                          bindings)
     total = int(total_rows[0]["n"] or 0) if total_rows else 0
-    label = _values(kb, _PREFIXES + "SELECT ?l WHERE { ?cls rdfs:label ?l } LIMIT 1",
+    label = string_rows(kb, _PREFIXES + "SELECT ?l WHERE { ?cls rdfs:label ?l } LIMIT 1",
                     {"cls": cls_node})
-    if total == 0 and not filters and not _values(kb, "SELECT ?s WHERE { ?s a ?cls } LIMIT 1",
+    if total == 0 and not filters and not string_rows(kb, "SELECT ?s WHERE { ?s a ?cls } LIMIT 1",
                                                   {"cls": cls_node}):
         raise NotFound(f"No instance of <{cls_node.value}> in the knowledge base",
                        iri=cls_node.value)
@@ -215,8 +216,9 @@ def class_page(kb: Any, cls: str, *, filters: dict[str, str] | None = None,
     if sortable:
         page = _sorted_page(kb, where, bindings, sort, desc, offset, size)
     else:  # too many to sort: the engine's order, which is stable between requests
-        page = [r["s"] for r in _values(kb, _PREFIXES + f"SELECT DISTINCT ?s WHERE {{\n  {where}"
-                                        f"\n}} LIMIT {size} OFFSET {offset}", bindings) if r["s"]]
+        text = (_PREFIXES + f"SELECT DISTINCT ?s WHERE {{\n  {where}\n}}"
+                f" LIMIT {size} OFFSET {offset}")
+        page = [r["s"] for r in string_rows(kb, text, bindings) if r["s"]]
     return ClassPage(cls=cls_node.value, label=label[0]["l"] if label else "", total=total,
                      offset=offset, size=size, sort=sort if sortable else "", desc=desc,
                      filters=filters, rows=describe(kb, page),
@@ -232,7 +234,7 @@ def _sorted_page(kb: Any, where: str, bindings: dict, sort: str, desc: bool, off
     the keys and sorting them in Python takes milliseconds."""
     pattern = f"OPTIONAL {{ {SORTS[sort]} }}" if SORTS[sort] else ""
     keys: dict[str, str | None] = {}
-    for r in _values(kb, _PREFIXES + f"SELECT ?s ?key WHERE {{\n  {where}\n  {pattern}\n}}",
+    for r in string_rows(kb, _PREFIXES + f"SELECT ?s ?key WHERE {{\n  {where}\n  {pattern}\n}}",
                      bindings):
         iri, key = r["s"] or "", r.get("key")
         if sort == "iri":
@@ -256,7 +258,7 @@ def _facets(kb: Any, where: str, bindings: dict, limit: int) -> dict[str, list[d
     counts: dict[str, list[tuple[int, str]]] = {dim: [] for dim in DIMENSIONS}
     # The outer group has no WHERE keyword, so that the bindings go into the subquery (the
     # first WHERE group), which alone sees them.
-    for r in _values(kb, _PREFIXES + f"""SELECT ?dim ?v (COUNT(DISTINCT ?s) AS ?n) {{
+    for r in string_rows(kb, _PREFIXES + f"""SELECT ?dim ?v (COUNT(DISTINCT ?s) AS ?n) {{
   {{ SELECT DISTINCT ?s ?cls WHERE {{ {where} }} LIMIT {FACET_SAMPLE} }}
   {union}
 }} GROUP BY ?dim ?v""", bindings):
@@ -291,7 +293,7 @@ def describe(kb: Any, iris: list[str]) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {
         i: {"iri": i, "short": short(i), "label": "", "country": [], "product": [], "date": [],
             "printed": [], "source": []} for i in iris}
-    for r in _values(kb, text):
+    for r in string_rows(kb, text):
         row, what, value = out[r["s"] or ""], r["what"], r["v"] or ""
         if what == "label":
             row["label"] = row["label"] or value
@@ -323,5 +325,5 @@ def labels(kb: Any, iris: list[str]) -> dict[str, str]:
         return {}
     values = " ".join(str(ox.NamedNode(i)) for i in sorted(set(iris)))
     text = LABELS.replace("WHERE {", f"WHERE {{\n  VALUES ?s {{ {values} }}", 1)
-    return {r["s"]: r["label"] or r["other"] for r in _values(kb, text)
+    return {r["s"]: r["label"] or r["other"] for r in string_rows(kb, text)
             if r["s"] and (r["label"] or r["other"])}

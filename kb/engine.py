@@ -68,7 +68,7 @@ def _resolve_format(kind: str, choice: FormatChoice) -> ox.QueryResultsFormat | 
     return rdf_format(str(choice)) if kind == "graph" else results_format(str(choice))
 
 
-def _checked_format(choice: FormatChoice) -> Callable[[str], ox.QueryResultsFormat | ox.RdfFormat]:
+def checked_format(choice: FormatChoice) -> Callable[[str], ox.QueryResultsFormat | ox.RdfFormat]:
     """The engine format for each result kind, refusing one made for the other kinds."""
     def choose(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat:
         fmt = _resolve_format(kind, choice)
@@ -100,7 +100,7 @@ def parse_result(result: Result) -> object:
     return ox.parse_query_results(result.data, format=result.format)  # type: ignore[arg-type]
 
 
-def _rows(raw: object) -> list[Row]:
+def solution_rows(raw: object) -> list[Row]:
     if not isinstance(raw, ox.QuerySolutions):
         raise QueryError(f"a SELECT query is needed here; this is {result_kind(raw)}")
     names = [v.value for v in raw.variables]
@@ -110,13 +110,13 @@ def _rows(raw: object) -> list[Row]:
     ]
 
 
-def _boolean(raw: object) -> bool:
+def result_boolean(raw: object) -> bool:
     if not isinstance(raw, ox.QueryBoolean):
         raise QueryError(f"an ASK query is needed here; this is {result_kind(raw)}")
     return bool(raw)
 
 
-def _graph(raw: object) -> Graph:
+def result_graph(raw: object) -> Graph:
     """CONSTRUCT/DESCRIBE results as an rdflib Graph (a ``consume`` for ``run``)."""
     if result_kind(raw) != "graph":
         raise QueryError(f"a CONSTRUCT or DESCRIBE query is needed; this is {result_kind(raw)}")
@@ -126,5 +126,6 @@ def _graph(raw: object) -> Graph:
     return g
 
 
-__all__ = ["ENGINE_STACK_BYTES", "FormatChoice", "Result", "Row", "parse_result",
-           "result_kind", "run_in_engine_thread"]
+__all__ = ["ENGINE_STACK_BYTES", "FormatChoice", "Result", "Row", "checked_format",
+           "parse_result", "result_boolean", "result_graph", "result_kind",
+           "run_in_engine_thread", "solution_rows"]

@@ -19,14 +19,11 @@ from pathlib import Path
 import networkx as nx
 
 from kb.errors import InvalidParameter
+from kb.namespaces import local_name
 
 GRAPH_FORMATS = ("graphml", "gexf", "json", "csv")
 MEDIA_TYPES = {"graphml": "application/graphml+xml", "gexf": "application/gexf+xml",
                "json": "application/json", "csv": "text/csv"}
-
-
-def _local(iri: str) -> str:
-    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
 def _scalar(value: object) -> str | int | float:
@@ -87,7 +84,7 @@ def most_specific_class(types: list[str]) -> str:
         return "Resource"
     implied = set().union(*(supers.get(t, frozenset()) for t in pool))
     specific = [t for t in pool if t not in implied] or pool
-    return _local(min(specific, key=lambda t: (-len(supers.get(t, ())), t)))
+    return local_name(min(specific, key=lambda t: (-len(supers.get(t, ())), t)))
 
 
 def flat_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
@@ -98,7 +95,7 @@ def flat_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
         data = g.nodes[node]
         types = sorted(data.get("types") or [])
         attrs = {k: _scalar(v) for k, v in sorted(data.items()) if v is not None}
-        attrs["label"] = str(data.get("label") or _local(node))
+        attrs["label"] = str(data.get("label") or local_name(node))
         attrs["class"] = most_specific_class(types)
         attrs["types"] = "|".join(types)
         attrs["graphs"] = "|".join(sorted(data.get("graphs") or []))
@@ -134,7 +131,7 @@ def export_graph(g: nx.MultiDiGraph, format: str, *, part: str = "nodes") -> byt
 
 
 def _neo4j_name(iri: str) -> str:
-    return "".join(ch for ch in _local(iri) if ch.isalnum() or ch == "_") or "Resource"
+    return "".join(ch for ch in local_name(iri) if ch.isalnum() or ch == "_") or "Resource"
 
 
 def _rel_type(iri: str) -> str:

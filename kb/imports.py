@@ -36,7 +36,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from kb.errors import LoadError
-from kb.load import _previous_loads, _sha256, file_graph, file_unit
+from kb.load import file_graph, file_sha256, file_unit, previous_loads
 from kb.namespaces import ID, LOADS_GRAPH, PREFIXES
 from kb.resolve import CREATABLE, KINDS, Resolver
 from kb.tabular import CellError, Mapping, Row, open_lines, read_rows
@@ -136,7 +136,7 @@ def import_table(kb, path: str | Path, mapping: str | Path | Mapping, *,
     unit, target = file_unit(path), graph or file_graph(path)
     report = ImportReport(path, table.name, target)
     resolver = Resolver.from_kb(kb, create=create)
-    digest = _sha256(path)
+    digest = file_sha256(path)
     with tempfile.TemporaryDirectory(prefix="kb-import-") as tmp:
         staged = Path(tmp) / "facts.nt"
         with staged.open("wb") as out, _bad_rows_report(skip_bad) as bad:
@@ -272,7 +272,7 @@ def _file_description(path: Path, unit: str, table: Mapping) -> Iterator[ox.Trip
 def _write(kb, report: ImportReport, staged: Path, extra: list[ox.Triple], unit: str,
            digest: str, table: Mapping) -> None:
     """Replace what the file imported before with its triples, and record the import."""
-    before_graphs = set(_previous_loads(kb, [unit]).get(unit, ("", [], {}))[1])
+    before_graphs = set(previous_loads(kb, [unit]).get(unit, ("", [], {}))[1])
     before_graphs.add(report.graph)
     drop = [f"DROP SILENT GRAPH <{g}>" for g in sorted(before_graphs)]
     drop += [f"DELETE WHERE {{ GRAPH <{LOADS_GRAPH}> {{ <{g}> ?p ?o }} }}"

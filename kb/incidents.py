@@ -26,7 +26,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from kb.browse import _values, labels, short
+from kb.browse import labels, short, string_rows
 from kb.errors import InvalidParameter
 from kb.figures import period_text
 from kb.namespaces import MS, expand
@@ -100,7 +100,7 @@ def date_text(*, day: str | None = None, printed: str | None = None,
 
 def _classes(kb: Any) -> str:
     """The incident classes as a VALUES list (IRIs from the store, written by pyoxigraph)."""
-    found = {r["t"] for r in _values(kb, CLASSES) if r["t"]} | set(KNOWN_CLASSES)
+    found = {r["t"] for r in string_rows(kb, CLASSES) if r["t"]} | set(KNOWN_CLASSES)
     return " ".join(str(ox.NamedNode(t)) for t in sorted(found))
 
 
@@ -145,7 +145,7 @@ def incidents(kb: Any, *, country: str | None = None, product: str | None = None
     filters, bindings = _bindings(country, product)
     rows: dict[str, dict[str, Any]] = {}
     graphs: dict[tuple[str, str], dict[str, Any]] = {}  # (incident, graph) -> what it says
-    facts = _values(kb, _query(kb, FACTS, filters), bindings)
+    facts = string_rows(kb, _query(kb, FACTS, filters), bindings)
     names = labels(kb, [r["o"] for r in facts if r["o"] and r["p"] in _LINKS])
     for r in facts:
         i, g, p, o = r["i"] or "", r["g"] or "", r["p"] or "", r["o"] or ""
@@ -215,7 +215,7 @@ def _replies(kb: Any, rows: dict[str, dict[str, Any]], filters: dict[str, str],
     quotations, and the sources that report it."""
     statements: dict[tuple[str, str], dict[str, Any]] = {}
     dates: dict[tuple[str, str, str], dict[str, str]] = {}
-    said = _values(kb, _query(kb, REPLIES, filters), bindings)
+    said = string_rows(kb, _query(kb, REPLIES, filters), bindings)
     names = labels(kb, [r["o"] for r in said if r["o"] and r["p"] in _LINKS])
     for r in said:
         i, st, g, p, o = (r[k] or "" for k in ("i", "st", "g", "p", "o"))
@@ -251,7 +251,7 @@ def incident_filters(kb: Any) -> dict[str, list[dict[str, Any]]]:
     """The countries and products that incidents name, with how many incidents each, for
     the filters."""
     out: dict[str, list[dict[str, Any]]] = {"country": [], "product": []}
-    rows = _values(kb, _query(kb, OPTIONS, {}))
+    rows = string_rows(kb, _query(kb, OPTIONS, {}))
     names = labels(kb, [r["v"] for r in rows if r["v"]])
     for r in rows:
         out[r["what"] or "country"].append({**_link(r["v"] or "", names.get(r["v"] or "")),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import cache
 
-from rdflib import Namespace
+from rdflib import Graph, Namespace
+from rdflib.namespace import NamespaceManager
 
 BASE = "https://w3id.org/medsupply-kb/"
 MS = Namespace(BASE + "ontology#")
@@ -119,3 +121,38 @@ def expand(text: str) -> str:
     if sep and prefix in PREFIXES and not local.startswith("//"):
         return PREFIXES[prefix] + local
     return text
+
+
+@cache
+def namespace_manager() -> NamespaceManager:
+    """An rdflib ``NamespaceManager`` that knows the prefixes of ``PREFIXES`` and no other."""
+    manager = NamespaceManager(Graph(), bind_namespaces="none")
+    for prefix, namespace in PREFIXES.items():
+        manager.bind(prefix, namespace, override=True, replace=True)
+    return manager
+
+
+def shorten(iri: str) -> str:
+    """``prefix:local`` where one of the KB's prefixes is the IRI's namespace (rdflib's
+    ``NamespaceManager.curie``: the namespace ends at the last ``/`` or ``#``, the local name
+    is a valid one), else ``<iri>``: what tables, expected answers and messages show, and
+    what ``expand`` reads back.
+
+    >>> shorten("https://w3id.org/medsupply-kb/id/country/NL")
+    'country:NL'
+    >>> shorten("https://w3id.org/medsupply-kb/id/unknown/x"), shorten("urn:x")
+    ('<https://w3id.org/medsupply-kb/id/unknown/x>', '<urn:x>')
+    """
+    try:
+        return namespace_manager().curie(iri, generate=False)
+    except (KeyError, ValueError):
+        return f"<{iri}>"
+
+
+def local_name(iri: str) -> str:
+    """The last segment of an IRI's path or its fragment: a label of last resort.
+
+    >>> local_name("https://w3id.org/medsupply-kb/ontology#respondsTo"), local_name("urn:a/b/")
+    ('respondsTo', 'b')
+    """
+    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]

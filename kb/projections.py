@@ -11,18 +11,13 @@ must not modify what they get (copy it first).
 Functions (the names the views and exports use):
 
 - :func:`entity_graph` -- resources and the object properties between them;
-- :func:`flow_graph` -- trade flows, shipments and reported aggregates apart;
-- :func:`statement_graph` -- who said what, about whom, echoing or replying to whom;
-- :func:`incident_graph` -- returns and recalls with their products, makers, standards,
-  countries and shipments.
+- the projections of one topic (trade flows, statements, incidents) are in
+  ``kb.topic_graphs``, built with the helpers here.
 
 Node attributes are ``label`` (English label, else any label, else the IRI's local name),
 ``types`` (class IRIs) and ``graphs`` (named graphs with a statement about the node); edge
 attributes are ``predicate`` (IRI), ``label`` (the predicate's label) and ``graph`` (the
 named graph holding the statement). Edges are keyed by predicate IRI.
-
->>> _local("https://w3id.org/medsupply-kb/ontology#respondsTo")
-'respondsTo'
 """
 
 from __future__ import annotations
@@ -34,8 +29,15 @@ from typing import Any
 import networkx as nx
 import pyoxigraph as ox
 
-from kb.errors import InvalidParameter
-from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
+from kb.namespaces import (
+    ANALYTICS_GRAPH,
+    GRAPH,
+    INFERRED_GRAPH,
+    LOADS_GRAPH,
+    MS,
+    ONTOLOGY_GRAPH,
+    local_name,
+)
 
 __all__ = [
     "HUBS",
@@ -44,11 +46,12 @@ __all__ = [
     "RDF_TYPE",
     "SYSTEM_GRAPHS",
     "WORLD",
+    "add_labels_and_types",
+    "cached_projection",
     "entity_graph",
-    "flow_graph",
-    "incident_graph",
+    "new_node",
     "property_labels",
-    "statement_graph",
+    "stream_rows",
 ]
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -71,7 +74,7 @@ SYSTEM_GRAPHS = (str(LOADS_GRAPH), str(INFERRED_GRAPH), str(ANALYTICS_GRAPH), st
 #: Where a reported aggregate goes when the figure names no destination.
 WORLD = "https://w3id.org/medsupply-kb/id/place/world"
 
-def _cached(kb: Any, key: tuple, compute: Callable[[], object]) -> Any:
+def cached_projection(kb: Any, key: tuple, compute: Callable[[], object]) -> Any:
     """``compute()`` once per store version, in a cache that belongs to ``kb`` (it goes
     with it; another store never sees it). The key holds ``kb.generation`` (bumped on every
     write) read *before* ``compute`` reads the store, so a write meanwhile files the answer
@@ -98,11 +101,7 @@ def _cached(kb: Any, key: tuple, compute: Callable[[], object]) -> Any:
     return value
 
 
-def _local(iri: str) -> str:
-    return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-
-
-def _stream(kb: Any, sparql: str, handle: Callable[[Any], None], **bindings: Any) -> None:
+def stream_rows(kb: Any, sparql: str, handle: Callable[[Any], None], **bindings: Any) -> None:
     """Run ``sparql`` and call ``handle(solution)`` per row, on the engine thread (the rows
     never leave it; ``handle`` must copy what it keeps as plain values)."""
     def consume(raw: object) -> None:
@@ -119,14 +118,14 @@ def property_labels(kb: Any) -> dict[str, str]:
     def handle(row: Any) -> None:
         labels[row["p"].value] = row["l"].value
 
-    _stream(kb, f"""SELECT ?p ?l WHERE {{ ?p <{LABELS[0]}> ?l
+    stream_rows(kb, f"""SELECT ?p ?l WHERE {{ ?p <{LABELS[0]}> ?l
         FILTER(STRSTARTS(STR(?p), "{MS}") && LANGMATCHES(LANG(?l), "en")) }}""", handle)
     return labels
 
 
-def _new_node(g: nx.MultiDiGraph, node: str) -> None:
+def new_node(g: nx.MultiDiGraph, node: str) -> None:
     if node not in g:
-        g.add_node(node, label=_local(node), types=[], graphs=[])
+        g.add_node(node, label=local_name(node), types=[], graphs=[])
 
 
 # Labels and types of every resource, in one pass (Virtuoso 7 rejects the FILTER inside the
@@ -137,7 +136,7 @@ LABELS_AND_TYPES = f"""SELECT ?s ?k ?v WHERE {{
     FILTER(?k = "label" || isIRI(?v)) }}"""
 
 
-def _add_labels_and_types(kb: Any, g: nx.MultiDiGraph, nodes: Iterable[str] | None = None,
+def add_labels_and_types(kb: Any, g: nx.MultiDiGraph, nodes: Iterable[str] | None = None,
                           batch: int = 200) -> None:
     """Fill ``label`` (English preferred) and ``types`` of the nodes of ``g``: one streamed
     pass over the store, or (``nodes`` given) VALUES batches of ``batch`` IRIs."""
@@ -148,7 +147,7 @@ def _add_labels_and_types(kb: Any, g: nx.MultiDiGraph, nodes: Iterable[str] | No
         value = row["v"]
         attrs = g.nodes[node]
         if row["k"].value == "label":
-            if attrs["label"] == _local(node) or getattr(value, "language", None) == "en":
+            if attrs["label"] == local_name(node) or getattr(value, "language", None) == "en":
                 attrs["label"] = value.value
         elif value.value not in attrs["types"]:
             attrs["types"].append(value.value)
@@ -159,7 +158,7 @@ def _add_labels_and_types(kb: Any, g: nx.MultiDiGraph, nodes: Iterable[str] | No
     ordered = sorted(nodes)
     for at in range(0, len(ordered), batch):
         values = " ".join(str(ox.NamedNode(n)) for n in ordered[at:at + batch])
-        _stream(kb, f"""SELECT ?s ?k ?v WHERE {{ VALUES ?s {{ {values} }}
+        stream_rows(kb, f"""SELECT ?s ?k ?v WHERE {{ VALUES ?s {{ {values} }}
             {{ ?s <{LABELS[0]}>|<{LABELS[1]}> ?v BIND("label" AS ?k) }}
             UNION {{ ?s a ?v BIND("type" AS ?k) }}
             FILTER(?k = "label" || isIRI(?v)) }}""", handle)
@@ -174,7 +173,7 @@ def _add_all_labels_and_types(kb: Any, g: nx.MultiDiGraph) -> None:
         for s, value in raw:  # type: ignore[attr-defined]
             attrs = attrs_of.get(s.value)
             if attrs is not None and (getattr(value, "language", None) == "en"
-                                      or attrs["label"] == _local(s.value)):
+                                      or attrs["label"] == local_name(s.value)):
                 attrs["label"] = value.value
 
     def types(raw: object) -> None:
@@ -224,7 +223,7 @@ def entity_graph(
     """
     key = ("entity", tuple(graphs or ()), tuple(classes or ()), include_types, include_schema,
            include_provenance, include_reference_hubs)
-    return _cached(kb, key, lambda: _entity_graph(
+    return cached_projection(kb, key, lambda: _entity_graph(
         kb, graphs, classes, include_types, include_schema, include_provenance,
         include_reference_hubs))
 
@@ -273,7 +272,7 @@ def _entity_graph(kb: Any, graphs: list[str] | None, classes: list[str] | None,
                     node_graphs[o_iri] = set()
                 label = edge_label.get(p_iri)
                 if label is None:
-                    label = edge_label[p_iri] = labels.get(p_iri) or _local(p_iri)
+                    label = edge_label[p_iri] = labels.get(p_iri) or local_name(p_iri)
                 keydict = out.get(o_iri)
                 if keydict is None:
                     keydict = out[o_iri] = {}
@@ -291,7 +290,7 @@ def _entity_graph(kb: Any, graphs: list[str] | None, classes: list[str] | None,
     for n, graphs_of_n in node_graphs.items():
         node[n]["graphs"] = sorted(graphs_of_n)
     node_graphs.clear()
-    _add_labels_and_types(kb, g)
+    add_labels_and_types(kb, g)
     if classes:
         keep = [n for n, d in g.nodes(data=True) if set(d["types"]) & set(classes)]
         g = g.subgraph(keep).copy()
@@ -305,258 +304,8 @@ def _new_node_fast(node: dict, succ: dict, pred: dict, iri: str) -> dict:
     outgoing dict. Building the 1M-triple projection this way instead of with
     ``add_edges_from`` takes a fifth of the time; ``tests/test_analytics.py`` checks the
     result against networkx's own methods."""
-    node[iri] = {"label": _local(iri), "types": [], "graphs": []}
+    node[iri] = {"label": local_name(iri), "types": [], "graphs": []}
     pred[iri] = {}
     out: dict = {}
     succ[iri] = out
     return out
-
-
-# --- trade flows -----------------------------------------------------------------------------
-
-# Shipments, once each however many sources describe them: per shipment, its ends, product,
-# unit (a quantity's unit IRI, or a value's currency code, the end of its concept's IRI;
-# unbound when the shipment has no number) and one number per unit (a shipment told with
-# different numbers counts once, at the largest); then summed per edge. Unknown numbers are
-# counted apart (``?known``), never as 0.
-SHIPMENT_TOTALS = f"""PREFIX ms: <{MS}>
-PREFIX qudt: <http://qudt.org/schema/qudt/>
-PREFIX schema: <https://schema.org/>
-SELECT ?kind ?from ?to ?product ?unit (COUNT(?x) AS ?count) (COUNT(?amount) AS ?known)
-  (SUM(?amount) AS ?total) (MIN(?first) AS ?start) (MAX(?last) AS ?end)
-WHERE {{
-  {{ SELECT ?x ?kind ?from ?to ?product ?unit (MAX(?a) AS ?amount) (MIN(?d) AS ?first)
-           (MAX(?d) AS ?last) WHERE {{
-    {{ ?x a ms:Shipment ; ms:origin ?from ; ms:destination ?to . BIND("shipment" AS ?kind) }}
-    UNION
-    {{ ?x a ms:Shipment ; ms:manufacturer ?from ; ms:destination ?to .
-       BIND("manufacturer" AS ?kind) }}
-    OPTIONAL {{ ?x ms:productCategory ?product }}
-    OPTIONAL {{ ?x ms:date ?d }}
-    OPTIONAL {{
-      {{ ?x ms:quantity ?qv . ?qv qudt:numericValue ?a OPTIONAL {{ ?qv qudt:unit ?u }}
-         BIND(COALESCE(STR(?u), "") AS ?unit) }}
-      UNION
-      {{ ?x ms:tradeValue ?mv . ?mv schema:value ?a ; ms:currency ?c
-         BIND(REPLACE(STR(?c), "^.*/", "") AS ?unit) }}
-    }}
-  }} GROUP BY ?x ?kind ?from ?to ?product ?unit }}
-  {{filters}}
-}} GROUP BY ?kind ?from ?to ?product ?unit"""
-
-#: The kind of the edges that carry reported figures (``ms:ExportStatistic``).
-FIGURE_KIND = "reported aggregate"
-
-
-def flow_graph(kb: Any, *, product: str | None = None, start: str | None = None,
-               end: str | None = None) -> nx.MultiDiGraph:
-    """Trade flows between countries, and from manufacturers to countries.
-
-    Edges are of three kinds, never added to each other:
-
-    - ``"shipment"`` (country -> country) and ``"manufacturer"`` (manufacturer -> country):
-      individual ``ms:Shipment`` records, summed per product and unit over distinct
-      shipments (a shipment told by several sources counts once); keyed
-      ``"{kind}|{product}|{unit}"``;
-    - ``"reported aggregate"``: one edge per reported figure (``kb.figures``: one per
-      exporter, destination, product, unit and period, chosen among the sources that report
-      it, the others in ``alternatives``), to ``WORLD`` when the figure names no
-      destination; keyed ``"{kind}|{product}|{unit}|{start}|{end}"``.
-
-    Edge attributes: ``kind``, ``product`` (IRI, ``""`` when none), ``unit`` (a unit IRI or a
-    currency code; ``""`` when not given), ``start`` and ``end`` (ISO dates or None: the
-    figure's period, or the first and last shipment dates), ``amount`` (the sum of the known
-    numbers, or None when none is known: unknown is never 0), ``count`` (shipments, or
-    reports of the figure), ``unknown`` (shipments without a number), ``source`` (the
-    chosen figure's source document) and ``alternatives`` (the other reports, as dicts).
-
-    Args:
-        kb: the knowledge base to read.
-        product: only this product category (IRI).
-        start: only records dated (shipment date or period start) on or after this ISO date.
-        end: only records dated on or before this ISO date. Undated records are kept.
-
-    Returns:
-        A ``MultiDiGraph`` of IRIs (cached per store version: do not modify it).
-    """
-    return _cached(kb, ("flows", product, start, end),
-                   lambda: _flow_graph(kb, product, start, end))
-
-
-def _flow_graph(kb: Any, product: str | None, start: str | None,
-                end: str | None) -> nx.MultiDiGraph:
-    from kb.figures import figures
-
-    filters, bindings = [], {}
-    if product:
-        filters.append("FILTER(?product = ?only_product)")
-        try:
-            bindings["only_product"] = ox.NamedNode(product)
-        except ValueError as e:
-            raise InvalidParameter("product", f"{product!r} is not an IRI: {e}") from None
-    if start:
-        filters.append("FILTER(!BOUND(?first) || STR(?first) >= ?from_date)")
-        bindings["from_date"] = ox.Literal(start)
-    if end:
-        filters.append("FILTER(!BOUND(?first) || STR(?first) <= ?to_date)")
-        bindings["to_date"] = ox.Literal(end)
-    g = nx.MultiDiGraph()
-
-    def handle(row: Any) -> None:
-        kind, source, target, prod, unit, count, known, total, first, last = row
-        prod_iri = prod.value if prod is not None else ""
-        unit_key = unit.value if unit is not None else ""
-        _new_node(g, source.value)
-        _new_node(g, target.value)
-        g.add_edge(source.value, target.value, key=f"{kind.value}|{prod_iri}|{unit_key}",
-                   kind=kind.value, product=prod_iri, unit=unit_key,
-                   start=first.value if first is not None else None,
-                   end=last.value if last is not None else None,
-                   amount=float(total.value) if int(known.value) else None,
-                   count=int(count.value), unknown=int(count.value) - int(known.value),
-                   source=None, alternatives=[])
-
-    _stream(kb, SHIPMENT_TOTALS.replace("{filters}", "\n  ".join(filters)), handle, **bindings)
-    for f in figures(kb, product=product, start=start, end=end):
-        target = f.destination or WORLD
-        _new_node(g, f.origin)
-        _new_node(g, target)
-        g.add_edge(f.origin, target, key=f"{FIGURE_KIND}|{f.product}|{f.unit}|{f.start}|{f.end}",
-                   kind=FIGURE_KIND, product=f.product, unit=f.unit, start=f.start, end=f.end,
-                   amount=f.amount, count=1 + len(f.alternatives), unknown=0,
-                   source=f.chosen.source, alternatives=[a.as_dict for a in f.alternatives])
-    _add_labels_and_types(kb, g, g.nodes)
-    return g
-
-
-# --- statements and incidents --------------------------------------------------------------------
-
-STATEMENT_LINKS = ("speaker", "onBehalfOf", "madeAt", "about", "respondsTo", "echoes")
-
-STATEMENTS = f"""
-PREFIX ms: <{MS}>
-SELECT DISTINCT ?st ?p ?o ?g ?date ?quotation WHERE {{
-  ?st a ms:Statement .
-  GRAPH ?g {{ ?st ?p ?o }}
-  VALUES ?p {{ {" ".join(f"ms:{p}" for p in STATEMENT_LINKS)} }}
-  FILTER(isIRI(?o))
-  OPTIONAL {{ ?st ms:date ?date }}
-  OPTIONAL {{ ?st ms:quotation ?quotation }}
-}}"""
-
-
-def statement_graph(kb: Any) -> nx.MultiDiGraph:
-    """Who said what, about whom, echoing or replying to whom.
-
-    Statements (``ms:Statement``) and what they link to as nodes. Edges: speaker ->
-    statement (predicate ``ms:speaker``, label ``"said"``; reversed so that paths read
-    person -> statement -> topic), and statement -> x for ``ms:onBehalfOf``, ``ms:madeAt``,
-    ``ms:about``, ``ms:respondsTo`` and ``ms:echoes``. Statement nodes also carry ``date``
-    and ``quotation`` (literals as attributes; the first found when sources differ); every
-    node has ``kind``, the local name of its most specific ``ms:`` class.
-
-    Returns:
-        A ``MultiDiGraph`` with the attributes of :func:`entity_graph` (cached per store
-        version: do not modify it).
-    """
-    return _cached(kb, ("statements",), lambda: _statement_graph(kb))
-
-
-def _statement_graph(kb: Any) -> nx.MultiDiGraph:
-    labels = property_labels(kb)
-    g = nx.MultiDiGraph()
-
-    def handle(row: Any) -> None:
-        st, p, o, graph = row["st"].value, row["p"].value, row["o"].value, row["g"].value
-        _new_node(g, st)
-        _new_node(g, o)
-        attrs = g.nodes[st]
-        if graph not in attrs["graphs"]:
-            attrs["graphs"].append(graph)
-        for name in ("date", "quotation"):
-            if row[name] is not None and name not in attrs:
-                attrs[name] = row[name].value
-        if p == f"{MS}speaker":
-            g.add_edge(o, st, key=p, predicate=p, label="said", graph=graph)
-        else:
-            g.add_edge(st, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph)
-
-    _stream(kb, STATEMENTS, handle)
-    _add_labels_and_types(kb, g, g.nodes)
-    for _, attrs in g.nodes(data=True):
-        attrs["kind"] = _kind(attrs["types"])
-    return g
-
-
-INCIDENT_LINKS = ("actor", "actorCountry", "concerns", "manufacturer", "productCategory",
-                  "standardNotMet")
-SHIPMENT_LINKS = ("origin", "destination", "manufacturer", "productCategory")
-
-INCIDENTS = f"""
-PREFIX ms: <{MS}>
-PREFIX rdfs: <{RDFS}>
-SELECT DISTINCT ?s ?p ?o ?g ?date ?quantity WHERE {{
-  ?i a/rdfs:subClassOf* ms:QualityIncident .
-  {{ GRAPH ?g {{ ?i ?p ?o }} BIND(?i AS ?s)
-     VALUES ?p {{ {" ".join(f"ms:{p}" for p in INCIDENT_LINKS)} }}
-     OPTIONAL {{ ?i ms:date ?day }} OPTIONAL {{ ?i ms:datePrinted ?printed }}
-     BIND(COALESCE(STR(?day), STR(?printed)) AS ?date)  # never an invented day
-     OPTIONAL {{ ?i ms:affectedQuantity ?quantity }} }}
-  UNION
-  {{ ?i ms:concerns ?s . GRAPH ?g {{ ?s ?p ?o }}
-     VALUES ?p {{ {" ".join(f"ms:{p}" for p in SHIPMENT_LINKS)} }} }}
-  FILTER(isIRI(?o))
-}}"""
-
-
-def incident_graph(kb: Any) -> nx.MultiDiGraph:
-    """Returns, recalls and rejections linked to what they concern.
-
-    Incidents (any subclass of ``ms:QualityIncident``) as nodes with edges to their actor,
-    actor country, manufacturer, product category, the standard not met and the shipment
-    concerned; those shipments with edges to their origin, destination, manufacturer and
-    product category. Incident nodes also carry ``date`` and ``affected_quantity`` (the
-    first found when sources differ); every node has ``kind``, the local name of its most
-    specific ``ms:`` class (``"Recall"``, ``"Return"``, ``"Shipment"``, ``"Country"``…).
-
-    Returns:
-        A ``MultiDiGraph`` with the attributes of :func:`entity_graph` (cached per store
-        version: do not modify it).
-    """
-    return _cached(kb, ("incidents",), lambda: _incident_graph(kb))
-
-
-def _incident_graph(kb: Any) -> nx.MultiDiGraph:
-    labels = property_labels(kb)
-    g = nx.MultiDiGraph()
-
-    def handle(row: Any) -> None:
-        s, p, o, graph = row["s"].value, row["p"].value, row["o"].value, row["g"].value
-        _new_node(g, s)
-        _new_node(g, o)
-        attrs = g.nodes[s]
-        if graph not in attrs["graphs"]:
-            attrs["graphs"].append(graph)
-        if row["date"] is not None and "date" not in attrs:
-            attrs["date"] = row["date"].value
-        if row["quantity"] is not None and "affected_quantity" not in attrs:
-            attrs["affected_quantity"] = float(row["quantity"].value)
-        if not g.has_edge(s, o, key=p):
-            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)), graph=graph)
-
-    _stream(kb, INCIDENTS, handle)
-    _add_labels_and_types(kb, g, g.nodes)
-    for _, attrs in g.nodes(data=True):
-        attrs["kind"] = _kind(attrs["types"])
-    return g
-
-
-def _kind(types: list[str]) -> str:
-    """The local name of the most specific ``ms:`` class among ``types`` ("" if none).
-
-    >>> _kind([MS + "QualityIncident", MS + "Recall"])
-    'Recall'
-    """
-    ours = sorted(t for t in types if t.startswith(MS))
-    specific = [t for t in ours if t != f"{MS}QualityIncident"] or ours
-    return _local(specific[0]) if specific else ""

@@ -27,11 +27,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import Literal, URIRef
+from rdflib import URIRef
 from rdflib.term import Node
 
 from kb.errors import InvalidParameter, NotFound
-from kb.namespaces import PREFIXES, sparql_prefixes
+from kb.namespaces import expand, shorten, sparql_prefixes
 
 _HEADER = re.compile(r"^#\s*(title|question|param|expected)\s*:\s*(.*)$")
 _PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$")
@@ -76,17 +76,6 @@ class SavedQuery:
             else:
                 values[name] = ox.Literal(raw)
         return values
-
-
-def expand(text: str) -> str:
-    """An IRI from ``<iri>`` or ``prefix:local`` (the project's prefixes)."""
-    text = text.strip()
-    if text.startswith("<") and text.endswith(">"):
-        return text[1:-1]
-    prefix, sep, local = text.partition(":")
-    if sep and prefix in PREFIXES:
-        return PREFIXES[prefix] + local
-    return text
 
 
 def _term(text: str) -> ox.NamedNode | ox.Literal:
@@ -154,15 +143,7 @@ def render(term: Node | None) -> str:
     if term is None:
         return ""
     if isinstance(term, URIRef):
-        text = str(term)
-        best = ""
-        for prefix, iri in {**PREFIXES, "msid": PREFIXES["msid"]}.items():
-            if text.startswith(iri) and len(iri) > len(best):
-                best = iri
-                short = f"{prefix}:{text[len(iri):]}"
-        return short if best else f"<{text}>"
-    if isinstance(term, Literal):
-        return str(term)
+        return shorten(str(term))
     return str(term)
 
 

@@ -1,5 +1,9 @@
 """The knowledge base: one object over the store, whatever the backend.
 
+Over 400 lines, for a reason: it is the façade, one short method per operation that the
+CLI, the API and library users call; what it stands on has modules of its own (``engine``,
+``backends``, ``remote``, ``union``, ``sparql_text``, ``workers``, ``load``, ``write_checks``).
+
 >>> kb = KnowledgeBase.open("memory")
 >>> kb.update("INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> 'c' } }")
 >>> [str(row["o"]) for row in kb.select("SELECT ?o WHERE { ?s ?p ?o }")]
@@ -11,11 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
@@ -25,24 +27,26 @@ from rdflib import Dataset, Graph
 from rdflib.term import Node
 
 from kb import safety
-from kb.backends import OxigraphBackend, RemoteBackend, check_syntax
+from kb.backends import OxigraphBackend, check_syntax
 from kb.engine import (
     FormatChoice,
     Result,
     Row,
-    _boolean,
-    _checked_format,
-    _graph,
-    _rows,
+    checked_format,
     parse_result,
+    result_boolean,
+    result_graph,
     result_kind,
     run_in_engine_thread,
+    solution_rows,
 )
 from kb.errors import InvalidParameter, QueryError, QueryRefused
 from kb.formats import rdf_format
 from kb.namespaces import BASE, declare_prefixes
+from kb.remote import RemoteBackend
 from kb.search_index import close_index, follow_writes
 from kb.settings import Settings
+from kb.sparql_text import bind_values, engine_errors, query_error
 from kb.terms import to_ox
 from kb.union import rewrite_update
 
@@ -189,7 +193,7 @@ class KnowledgeBase:
         if isolated and self._pool is not None:
             result = self.query(sparql, default_graph=default_graph, named_graphs=named_graphs,
                                 bindings=bindings, client=client)
-            with _engine_errors():
+            with engine_errors():
                 return consume(parse_result(result))
         default_graph, named_graphs = _dataset(self.check_query(sparql), default_graph,
                                                named_graphs)
@@ -209,7 +213,7 @@ class KnowledgeBase:
             finally:
                 del raw
 
-        with _engine_errors(sparql, self.prefixes):
+        with engine_errors(sparql, self.prefixes):
             return run_in_engine_thread(job)
 
     def query(self, sparql: str, *, format: FormatChoice = None,
@@ -229,7 +233,7 @@ class KnowledgeBase:
         if self._pool is None or in_process:
             def serialize(raw: object) -> Result:
                 kind = result_kind(raw)
-                fmt = _checked_format(format)(kind)
+                fmt = checked_format(format)(kind)
                 return Result(kind, fmt, raw.serialize(format=fmt))  # type: ignore[attr-defined]
 
             return self.run(sparql, serialize, default_graph=default_graph,
@@ -238,8 +242,8 @@ class KnowledgeBase:
                                                named_graphs)
         if bindings:
             sparql = bind_values(sparql, bindings)
-        with _engine_errors(sparql, self.prefixes):
-            return self._pool.query(sparql, _checked_format(format), default_graph=default_graph,
+        with engine_errors(sparql, self.prefixes):
+            return self._pool.query(sparql, checked_format(format), default_graph=default_graph,
                                     named_graphs=named_graphs, client=client)
 
     async def query_async(self, sparql: str, *, format: FormatChoice = None,
@@ -264,8 +268,8 @@ class KnowledgeBase:
         default_graph, named_graphs = _dataset(scan, default_graph, named_graphs)
         if bindings:
             sparql = bind_values(sparql, bindings)
-        with _engine_errors(sparql, self.prefixes):
-            return await self._pool.query_async(sparql, _checked_format(format),
+        with engine_errors(sparql, self.prefixes):
+            return await self._pool.query_async(sparql, checked_format(format),
                                                 default_graph=default_graph,
                                                 named_graphs=named_graphs, client=client)
 
@@ -291,14 +295,14 @@ class KnowledgeBase:
 
     def select(self, sparql: str, **bindings: Node) -> list[Row]:
         """SELECT rows as dicts of rdflib terms (unbound variables left out)."""
-        return self.run(sparql, _rows, bindings=bindings)
+        return self.run(sparql, solution_rows, bindings=bindings)
 
     def ask(self, sparql: str, **bindings: Node) -> bool:
-        return self.run(sparql, _boolean, bindings=bindings)
+        return self.run(sparql, result_boolean, bindings=bindings)
 
     def construct(self, sparql: str, **bindings: Node) -> Graph:
         """CONSTRUCT or DESCRIBE triples as an rdflib Graph."""
-        return self.run(sparql, _graph, bindings=bindings)
+        return self.run(sparql, result_graph, bindings=bindings)
 
     def graphs(self) -> list[str]:
         """The IRIs of the named graphs, sorted."""
@@ -334,7 +338,7 @@ class KnowledgeBase:
 
     def graph(self, iri: str | None = None) -> Graph:
         """An rdflib copy of one named graph, or of the union of all graphs."""
-        return self.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", _graph,
+        return self.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", result_graph,
                         default_graph=[iri] if iri is not None else None)
 
     def dataset(self) -> Dataset:
@@ -357,13 +361,13 @@ class KnowledgeBase:
             QueryRefused: the update uses LOAD or SERVICE to a host not allow-listed.
             QueryError: the update does not parse or fails.
             ValidationFailed: with ``settings.validate_writes``, the update would add SHACL
-                violations (see ``kb.validate.refuse_nonconforming_write``).
+                violations (see ``kb.write_checks.refuse_nonconforming_write``).
         """
         self.check_query(sparql, kind="update")
         with self._write_lock, follow_writes(self, update=sparql):
             try:
                 if self.settings.validate_writes:
-                    from kb.validate import refuse_nonconforming_write
+                    from kb.write_checks import refuse_nonconforming_write
 
                     # the update as the backend will run it: prefixes declared, then the
                     # union's rewrite (kb.union)
@@ -376,7 +380,7 @@ class KnowledgeBase:
                         raise
                 run_in_engine_thread(self.backend.update, sparql, prefixes=self.prefixes)
             except SyntaxError as e:
-                raise _query_error(e, kind="update", text=sparql, prefixes=self.prefixes) from None
+                raise query_error(e, kind="update", text=sparql, prefixes=self.prefixes) from None
             except (OSError, RuntimeError, ValueError) as e:
                 raise QueryError(f"The update failed and changed nothing: {e}") from e
             finally:
@@ -393,7 +397,7 @@ class KnowledgeBase:
         with self._write_lock, follow_writes(self, before=before) as noting:
             try:
                 if validate:
-                    from kb.validate import refuse_nonconforming_quads
+                    from kb.write_checks import refuse_nonconforming_quads
 
                     quads = list(quads)
                     refuse_nonconforming_quads(self, quads, before=before)
@@ -418,11 +422,12 @@ class KnowledgeBase:
 
     def refuse_nonconforming(self, apply: Callable[[ox.Store], None]) -> None:
         """Raise ``ValidationFailed`` if ``apply``, run on an in-memory copy of the store,
-        would add SHACL violations (see ``kb.validate.refuse_nonconforming_write``); the
-        caller holds the write lock."""
-        from kb.validate import refuse_nonconforming_write
+        would add SHACL violations (see ``kb.write_checks.refuse_nonconforming_write``); no
+        write runs meanwhile."""
+        from kb.write_checks import refuse_nonconforming_write
 
-        refuse_nonconforming_write(self, apply)
+        with self._write_lock:
+            refuse_nonconforming_write(self, apply)
 
     def drop_graph(self, iri: str) -> None:
         """Remove the named graph ``iri`` (and from the union what only it held)."""
@@ -470,105 +475,6 @@ def _dataset(scan: safety.SparqlScan, default_graph: list[str] | None,
         return scan.from_graphs, (scan.from_named_graphs if named_graphs is None
                                   else named_graphs)
     return default_graph, named_graphs
-
-
-def bind_values(sparql: str, bindings: Mapping[str, object]) -> str:
-    """``sparql`` with a ``VALUES`` block that binds each variable to a term, placed first in
-    the WHERE group, so that FILTERs and BINDs see the values too.
-
-    Terms are checked and written by pyoxigraph, so nothing user-supplied is spliced in as
-    text (an IRI containing ``>`` is refused, not inserted).
-
-    >>> bind_values("SELECT * WHERE { ?s ?p ?o }", {"s": ox.NamedNode("http://ex.org/a")})
-    'SELECT * WHERE { VALUES (?s) { (<http://ex.org/a>) } ?s ?p ?o }'
-    """
-    names, terms = [], []
-    for name, value in bindings.items():
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise InvalidParameter(name, "not a SPARQL variable name")
-        if not isinstance(value, ox.NamedNode | ox.Literal | ox.BlankNode):
-            try:
-                value = to_ox(value)  # type: ignore[arg-type]
-            except ValueError as e:
-                raise InvalidParameter(name, f"{value!s} is not a valid RDF term: {e}") from None
-        names.append(f"?{name}")
-        terms.append(str(value))
-    block = f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }} "
-    masked = safety.mask_literals(sparql)
-    where = re.search(r"\bWHERE\s*\{", masked, re.IGNORECASE)
-    if where is not None:
-        at = where.end()
-    elif re.match(r"\s*(PREFIX|BASE|SELECT|ASK|DESCRIBE)", masked, re.IGNORECASE | re.DOTALL) and (
-        brace := masked.find("{")
-    ) >= 0:
-        at = brace + 1
-    else:
-        raise InvalidParameter(next(iter(bindings)), "the query has no WHERE group to bind in")
-    return f"{sparql[:at]} {block}{sparql[at:].lstrip()}"
-
-
-@contextmanager
-def _engine_errors(text: str = "", prefixes: Mapping[str, str] | None = None) -> Iterator[None]:
-    """The engine's exceptions as kb errors (a syntax error with its line and column)."""
-    try:
-        yield
-    except SyntaxError as e:
-        raise _query_error(e, text=text, prefixes=prefixes) from None
-    except (OSError, RuntimeError, ValueError) as e:  # a TypeError is a bug, not the query's
-        raise QueryError(f"The query failed: {e}") from e
-
-
-def _query_error(e: SyntaxError, *, kind: str = "query", text: str = "",
-                 prefixes: Mapping[str, str] | None = None) -> QueryError:
-    """A readable error for the engine's ``SyntaxError`` on ``text``: an unknown prefix is
-    named with its own line and column and the known prefixes; the engine's list of every
-    token it would have taken is cut to the keywords and punctuation in it."""
-    message = str(e.msg if e.msg else e)
-    line, column = e.lineno, e.offset
-    if line is None and (m := re.search(r"at (\d+):(\d+)", message)):
-        line, column = int(m.group(1)), int(m.group(2))  # "error at LINE:COLUMN: …"
-    message = re.sub(r"^error at \d+:\d+: ", "", message)
-    if "Prefix not found" in message and (found := _unknown_prefix(text, prefixes or {})):
-        name, line, column, known = found
-        return QueryError(f"SPARQL {kind} syntax error: unknown prefix `{name}:` at line {line}, "
-                          f"column {column}; {known}", line=line, column=column)
-    if (m := re.match(r"expected one of (.*)", message, re.DOTALL)) is not None:
-        # e.g. "LATERAL, SERVICE, [_]" or "Prefix not found, ['%'], ['-' | '0' ..= '9' …]"
-        words = [w.strip() for w in re.split(r",\s*(?![^\[]*\])", m.group(1))]
-        shown = [f"`{w[2:-2]}`" if re.fullmatch(r"\['.'\]", w) else w for w in words
-                 if re.fullmatch(r"[A-Za-z]+|\['.'\]", w)]
-        message = ("expected " + ", ".join(shown[:8]) + (" or another token" if
-                   len(shown) < len(words) or len(shown) > 8 else "")) if shown else (
-                   "not valid SPARQL here")
-    where = f" at line {line}, column {column}" if line is not None else ""
-    if line is not None and column is not None and text:
-        lines = text.split("\n")
-        rest = lines[line - 1][column - 1:] if line <= len(lines) else ""
-        word = re.match(r"\S+", rest)
-        if word:
-            where += f" (at `{word.group(0)[:30]}`)"
-        elif not "".join(lines[line - 1:])[column - 1:].strip():
-            where += " (the end of the text)"
-    return QueryError(f"SPARQL {kind} syntax error{where}: {message}", line=line, column=column)
-
-
-def _unknown_prefix(text: str, prefixes: Mapping[str, str]) -> tuple[str, int, int, str] | None:
-    """The first prefix ``text`` uses that is neither declared in it nor in ``prefixes``:
-    (name, line, column, a sentence on the known prefixes)."""
-    from kb.namespaces import PREFIXES, declared_prefixes, prefixed_names
-
-    declared = declared_prefixes(text)
-    for name, at in prefixed_names(text):
-        if name not in declared and name not in prefixes:
-            line = text.count("\n", 0, at) + 1
-            column = at - (text.rfind("\n", 0, at) + 1) + 1
-            known = sorted(declared | set(prefixes))
-            sentence = ("known prefixes: " + ", ".join(f"{p}:" for p in known) if known
-                        else "the query declares no prefixes")
-            if name in PREFIXES and name not in prefixes:
-                sentence += f" (declare it: PREFIX {name}: <{PREFIXES[name]}>)"
-            return name, line, column, sentence
-    return None
 
 
 __all__ = ["KnowledgeBase", "Result", "Row", "Stats", "run_in_engine_thread"]

@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kb.browse import _values, labels, short
+from kb.browse import labels, short, string_rows
 from kb.charts import esc
 from kb.namespaces import MS
 
@@ -63,13 +63,13 @@ def activities(kb: Any) -> list[dict[str, Any]]:
     """One dict per country that did something: IRI, label, ISO code, the count of each
     activity, and ``main``, the activity that colours it; sorted by label."""
     countries: dict[str, dict[str, Any]] = {}
-    for r in _values(kb, ACTIVITY):
+    for r in string_rows(kb, ACTIVITY):
         iri = r["c"] or ""
         c = countries.setdefault(iri, {"iri": iri, "short": short(iri), "label": "", "iso": "",
                                        **dict.fromkeys(ACTIVITIES, 0)})
         c[r["what"] or "imported"] += int(r["n"] or 0)
     names = labels(kb, list(countries))
-    codes = {r["c"]: r["iso"] for r in _values(kb, CODES)}
+    codes = {r["c"]: r["iso"] for r in string_rows(kb, CODES)}
     for iri, c in countries.items():
         c["label"] = names.get(iri) or c["short"]
         c["iso"] = codes.get(iri) or (iri[len(_COUNTRY_NS):] if iri.startswith(_COUNTRY_NS)

@@ -102,9 +102,16 @@ def test_results_are_cached_until_the_data_changes(groups_kb: KnowledgeBase) -> 
 
 
 def test_china_is_the_most_central_country(bundled: KnowledgeBase) -> None:
-    rows = a.centrality_report(bundled, "pagerank", top_n=3,
-                               classes=["https://w3id.org/medsupply-kb/ontology#Country"])
-    assert rows[0]["iri"] == f"{ID}country/CN"
+    country = "https://w3id.org/medsupply-kb/ontology#Country"
+    rows = a.centrality_report(bundled, "pagerank", top_n=3, classes=[country])
+    assert rows[0]["iri"] == f"{ID}country/CN" and rows[0]["label"] == "China"
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    scores = [r["score"] for r in rows]
+    assert scores[0] > scores[1] >= scores[2] > 0  # China ahead of the rest, not tied
+    g = a.entity_graph(bundled)
+    assert all(country in g.nodes[r["iri"]]["types"] for r in rows)  # countries only
+    everyone = a.centrality_report(bundled, "pagerank", top_n=3)
+    assert everyone[0]["score"] >= scores[0]  # the filter picks, it does not rescore
 
 
 def test_path_from_the_netherlands_to_mofcom(bundled: KnowledgeBase) -> None:

@@ -5,6 +5,8 @@ and Virtuoso Open Source 7 (both real servers on loopback ports) through the rem
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -190,4 +192,10 @@ def test_views(kb: KnowledgeBase) -> None:
 
     kb.load([DATA / "people.ttl"])
     page = entity_view(kb, f"{EX}alice")
-    assert "Alice" in page and "<script" in page
+    found = re.search(r'<script type="application/json" id="kb-view">(.*?)</script>', page, re.S)
+    assert found is not None, "no view data in the page"
+    view = json.loads(found.group(1))
+    assert {(n["id"], n["label"]) for n in view["nodes"]} == {(f"{EX}alice", "Alice"),
+                                                              (f"{EX}bob", "Bob")}
+    assert [(e["from"], e["label"], e["to"]) for e in view["edges"]] == [
+        (f"{EX}alice", "knows", f"{EX}bob")]

@@ -47,6 +47,8 @@ def test_sigkill_during_load_is_all_or_nothing(tmp_path: Path) -> None:
         process.wait()
         n = count(store, graph)  # the store opens after every kill
         assert n in (0, total), f"a killed load left {n} triples: neither none nor all"
+        if total in outcomes:  # a killed reload keeps the complete load it replaces
+            assert n == total, "a killed --force reload lost a previously complete load"
         outcomes.append(n)
     with KnowledgeBase.open(str(store)) as kb:
         report = kb.load([data])

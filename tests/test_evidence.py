@@ -207,7 +207,7 @@ def test_a_resource_page_shows_each_sources_evidence_beside_it(tmp_path) -> None
 
 
 def test_the_incident_graph_prints_a_date_at_its_precision(bundled: KnowledgeBase) -> None:
-    from kb.projections import incident_graph
+    from kb.topic_graphs import incident_graph
 
     g = incident_graph(bundled)
     assert g.nodes[f"{ID}incident/ca-masks-2020-04"]["date"] == "the week of about 20 April 2020"

@@ -51,7 +51,7 @@ def test_other_symmetric_shapes_too(tmp_path: Path, edges: list[tuple[int, int]]
 
 def test_a_long_cycle_is_not_left_to_rdfc(tmp_path: Path) -> None:
     # RDFC-1.0's worst case is exponential (a cycle of 1,000 look-alike blank nodes takes
-    # minutes): components over kb.export.RDFC_MAX_COMPONENT keep the engine's order
+    # minutes): components over kb.blank_labels.RDFC_MAX_COMPONENT keep the engine's order
     cycle = [(a, (a + 1) % 1000) for a in range(1000)]
     rng = random.Random(0)
     lines = [f"_:n{s} {P} _:n{o} ." for s, o in cycle]

@@ -121,7 +121,7 @@ def test_load_with_validation_refuses_a_broken_file_and_adds_nothing(tmp_path: P
     with KnowledgeBase.open("memory") as kb:
         load_bundled(kb)
         before = kb.dump("nq")
-        from kb.validate import refuse_nonconforming
+        from kb.write_checks import refuse_nonconforming
 
         with pytest.raises(ValidationFailed) as info:
             kb.load([path], check=refuse_nonconforming(kb))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kb import InvalidParameter, KnowledgeBase, NotFound
+from kb import InvalidParameter, KnowledgeBase, NotFound, topic_graphs
 from kb import projections as p
 from kb.bundled import load_bundled
 from kb.neighbourhood import neighbourhood
@@ -78,7 +78,7 @@ def test_entity_graph_restricts_to_graphs_and_classes(bundled: KnowledgeBase) ->
 
 
 def test_statement_graph(bundled: KnowledgeBase) -> None:
-    g = p.statement_graph(bundled)
+    g = topic_graphs.statement_graph(bundled)
     jiang = f"{ID}statement/jiang-fan-2020-04-05"
     mfa = f"{ID}statement/mfa-2020-04-02"
     assert g.has_edge(jiang, mfa, key=f"{MS}echoes")
@@ -88,7 +88,7 @@ def test_statement_graph(bundled: KnowledgeBase) -> None:
 
 
 def test_incident_graph(bundled: KnowledgeBase) -> None:
-    g = p.incident_graph(bundled)
+    g = topic_graphs.incident_graph(bundled)
     recall = f"{ID}incident/nl-mask-recall-2020-03-28"
     shipment = f"{ID}shipment/nl-masks-2020-03"
     assert g.has_edge(recall, f"{ID}country/NL", key=f"{MS}actorCountry")
@@ -99,13 +99,13 @@ def test_incident_graph(bundled: KnowledgeBase) -> None:
 
 
 def test_flow_graph_keeps_aggregates_apart(bundled: KnowledgeBase) -> None:
-    g = p.flow_graph(bundled)
+    g = topic_graphs.flow_graph(bundled)
     kinds = {d["kind"] for _, _, d in g.edges(data=True)}
     assert kinds == {"shipment", "manufacturer", "reported aggregate"}
-    assert p.flow_graph(bundled) is g  # cached until the data changes
+    assert topic_graphs.flow_graph(bundled) is g  # cached until the data changes
     def total(graph, kind):
         return sum(d["count"] for _, _, d in graph.edges(data=True) if d["kind"] == kind)
-    later = p.flow_graph(bundled, start="2030-01-01")  # dated records drop out, undated stay
+    later = topic_graphs.flow_graph(bundled, start="2030-01-01")  # dated records drop out, undated stay
     assert total(later, "shipment") < total(g, "shipment")
     # one reported edge per figure (product, unit, period), never a sum of them
     masks = [d for _, _, d in g.out_edges(f"{ID}country/CN", data=True)

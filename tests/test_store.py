@@ -52,6 +52,22 @@ def test_bindings_are_terms_not_text(memory_kb: KnowledgeBase) -> None:
         memory_kb.select("SELECT ?o WHERE { ?s ?p ?o }", s=URIRef(injection))
     rows = memory_kb.select("SELECT ?s WHERE { ?s ?p ?o }", o=Literal("secret"))
     assert [str(r["s"]) for r in rows] == [f"{EX}a"]
+    # a variable seen by a FILTER only, as a saved query's parameter often is
+    rows = memory_kb.select("SELECT ?s WHERE { ?s ?p ?o FILTER(STR(?o) = ?v) }", v=Literal("secret"))
+    assert [str(r["s"]) for r in rows] == [f"{EX}a"]
+
+
+def test_the_engines_substitutions_still_bind_projected_variables_only() -> None:
+    """Why kb.sparql_text.bind_values writes a VALUES block and does not pass pyoxigraph's
+    ``substitutions=``: the engine refuses a variable outside the projection. When this test
+    fails, pyoxigraph binds any variable: switch bind_values to substitutions."""
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode(f"{EX}a"), ox.NamedNode(f"{EX}p"), ox.Literal("x")))
+    with pytest.raises(RuntimeError, match="projection"):
+        store.query("SELECT ?o WHERE { ?s ?p ?o }",
+                    substitutions={ox.Variable("s"): ox.NamedNode(f"{EX}a")})
 
 
 def test_results_are_serialized_by_the_engine(memory_kb: KnowledgeBase) -> None:

@@ -136,7 +136,7 @@ def bundled() -> KnowledgeBase:
 
 
 def _refused(kb: KnowledgeBase, update: str, *, whole: bool) -> set[tuple]:
-    from kb.validate import refuse_nonconforming_write
+    from kb.write_checks import refuse_nonconforming_write
 
     try:
         refuse_nonconforming_write(kb, lambda store: store.update(PREFIXES + update), whole=whole)
@@ -328,12 +328,12 @@ def _quad_writes(kb: KnowledgeBase) -> list[tuple[bool, str, list[ox.Quad], bool
 
 def test_writes_of_known_quads_get_the_verdict_of_the_whole_store(
         bundled: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kb.validate
-    from kb.validate import refuse_nonconforming_quads, refuse_nonconforming_write
+    import kb.write_checks
+    from kb.write_checks import refuse_nonconforming_quads, refuse_nonconforming_write
 
     copies = []
-    copy = kb.validate._write_on_copy
-    monkeypatch.setattr(kb.validate, "_write_on_copy", lambda *a: copies.append(1) or copy(*a))
+    copy = kb.write_checks._write_on_copy
+    monkeypatch.setattr(kb.write_checks, "_write_on_copy", lambda *a: copies.append(1) or copy(*a))
 
     def refused(check) -> set[tuple]:
         try:
@@ -386,7 +386,8 @@ def _violations(problems: list[dict]) -> set[tuple]:
 @pytest.mark.parametrize(("conforming", "turtle"), FILES)
 def test_a_file_checked_by_its_nodes_gets_the_verdict_of_the_whole_store(
         bundled: KnowledgeBase, tmp_path: Path, conforming: bool, turtle: str) -> None:
-    from kb.validate import parse_files, refuse_nonconforming, validate_store
+    from kb.validate import parse_files, validate_store
+    from kb.write_checks import refuse_nonconforming
 
     path = tmp_path / "file.ttl"
     path.write_text(TTL + turtle + "\n")
@@ -409,7 +410,7 @@ def test_a_file_is_refused_for_its_own_nodes_not_for_the_rest_of_the_store(
         tmp_path: Path) -> None:
     """A violation already in the store blocks the files that touch its node (unless they
     fix it), not the others: ``kb validate`` reports it."""
-    from kb.validate import refuse_nonconforming
+    from kb.write_checks import refuse_nonconforming
 
     with KnowledgeBase.open("memory") as kb:
         kb.load([DATA / "people.ttl"])
@@ -430,7 +431,7 @@ def test_a_file_is_refused_for_its_own_nodes_not_for_the_rest_of_the_store(
 def test_a_file_loaded_again_is_checked_in_place_of_what_it_loaded_before(
         tmp_path: Path) -> None:
     """kb load --validate: a country whose code changed is no country with two codes."""
-    from kb.validate import refuse_nonconforming
+    from kb.write_checks import refuse_nonconforming
 
     country = tmp_path / "country.ttl"
     with KnowledgeBase.open("memory") as kb:

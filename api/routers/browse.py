@@ -61,10 +61,10 @@ def _csv(columns: list[str], rows: list[list[Any]], filename: str) -> Response:
 
 
 def _page(request: Request, template: str, context: dict[str, Any]) -> Response:
-    from api.routers.pages import _headers, templates
+    from api.templating import page_headers, templates
 
     return templates.TemplateResponse(request, template, context,
-                                      headers={**_headers(), "Vary": "Accept"})
+                                      headers={**page_headers(), "Vary": "Accept"})
 
 
 def _twins(request: Request, path: str) -> dict[str, str]:

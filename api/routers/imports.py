@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KB, SettingsDep
-from api.routers.pages import _headers, templates
+from api.templating import page_headers, templates
 from kb.errors import KbError
 from kb.imports import ImportReport, import_table, shipped_mappings
 
@@ -29,7 +29,7 @@ _STAGED = re.compile(r"[0-9a-f]{64}/[^/\\]+")
 
 
 def _page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
-    headers = {**_headers(), "Cache-Control": "no-store"}
+    headers = {**page_headers(), "Cache-Control": "no-store"}
     return templates.TemplateResponse(request, "import.html", {
         "mappings": sorted(shipped_mappings()), **context}, status_code=status, headers=headers)
 

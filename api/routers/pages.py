@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import itertools
 from functools import cache
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from rdflib import OWL, RDF, RDFS, SKOS, BNode, Graph, URIRef
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
-from api.assets import asset
 from api.deps import KB, SettingsDep
-from kb import analytics
+from api.templating import page_headers, templates
+from kb import resources
 from kb.bundled import COMPETENCY_DIR, ONTOLOGY_FILE
 from kb.errors import KbError, NotFound
 from kb.namespaces import (
@@ -27,35 +24,23 @@ from kb.namespaces import (
     MS,
     PREFIXES,
     expand,
+    local_name,
     sparql_prefixes,
 )
-from kb.projections import _local
-from kb.queries import load_saved_queries, render
-from kb.store import bind_values
+from kb.queries import load_saved_queries
+from kb.sparql_text import bind_values
 
 router = APIRouter(tags=["pages"])
-templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
-templates.env.filters["short"] = lambda iri: render(URIRef(iri))
-templates.env.tests["safe_link"] = lambda iri: urlsplit(str(iri)).scheme in ("http", "https")
-templates.env.globals["asset"] = asset
-
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 RDF_FORMATS = {"ttl": "turtle", "turtle": "turtle", "jsonld": "json-ld", "nt": "nt",
                "rdfxml": "xml"}
 MEDIA = {"turtle": "text/turtle", "json-ld": "application/ld+json", "nt": "application/n-triples",
          "xml": "application/rdf+xml"}
 
 
-def _headers() -> dict[str, str]:
-    return {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
-
-
 def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
     return templates.TemplateResponse(request, "error.html",
                                       {"title": title, "message": message},
-                                      status_code=status, headers=_headers())
+                                      status_code=status, headers=page_headers())
 
 
 #: The query in the editor when the page opens. It declares its prefix, so that the form
@@ -102,7 +87,7 @@ async def index(request: Request, kb: KB, settings: SettingsDep,
             "examples": _examples(), "max_rows": settings.max_rows}
     return templates.TemplateResponse(request, "index.html", {
         "data": data, "example": EXAMPLE if query is None else query,
-        "triples": f"{stats.triples:,}", "graphs": len(stats.graphs)}, headers=_headers())
+        "triples": f"{stats.triples:,}", "graphs": len(stats.graphs)}, headers=page_headers())
 
 
 RESOURCE_OFFERS = ["text/html", "text/turtle", "application/ld+json", "application/n-triples",
@@ -131,14 +116,14 @@ async def resource(request: Request, kb: KB, iri: str, format: str | None = None
         return Response(graph.serialize(format=wanted), media_type=MEDIA[wanted],
                         headers={"Vary": "Accept"})
     try:
-        described = await run_in_threadpool(analytics.describe, kb, iri)
+        described = await run_in_threadpool(resources.describe, kb, iri)
         blanks = await run_in_threadpool(_blank_values, kb, iri)
     except NotFound as e:
         return error_page(request, 404, "Not found", str(e))
     except KbError as e:
         return error_page(request, 422, "Bad request", str(e))
     return templates.TemplateResponse(request, "resource.html", {"r": resource_view(
-        described, blanks)}, headers={**_headers(), "Vary": "Accept"})
+        described, blanks)}, headers={**page_headers(), "Vary": "Accept"})
 
 
 #: The blank nodes ``?x`` points to (quantities, amounts), described one level down.
@@ -157,7 +142,7 @@ def _blank_values(kb, iri: str) -> dict[str, list[dict[str, object]]]:
         value = row["o"]
         nested.setdefault(str(row["b"]), []).append({
             "predicate": str(row["p"]), "predicate_label": str(row.get("plabel") or "")
-            or _local(str(row["p"])), "value": str(value),
+            or local_name(str(row["p"])), "value": str(value),
             "is_iri": isinstance(value, URIRef), "is_blank": isinstance(value, BNode),
             "value_label": str(row["olabel"]) if "olabel" in row else None,
             "language": getattr(value, "language", None)})

@@ -15,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
 from api.deps import KB, SettingsDep, client_of
+from api.templating import page_headers, templates
 from kb.bundled import COMPETENCY_DIR
-from kb.engine import _rows as rows_of
+from kb.engine import solution_rows as rows_of
 from kb.errors import InvalidParameter
 from kb.queries import SavedQuery, find, load_saved_queries, render
 from kb.store import KnowledgeBase
@@ -72,10 +73,8 @@ async def list_queries(request: Request) -> Response:
     fmt = _format(request)
     headers = {"Vary": "Accept"}
     if fmt == "html":
-        from api.routers.pages import _headers, templates
-
         return templates.TemplateResponse(request, "queries.html", {
-            "queries": [_form_fields(q) for q in saved()]}, headers={**_headers(), **headers})
+            "queries": [_form_fields(q) for q in saved()]}, headers={**page_headers(), **headers})
     described = [_describe(q) for q in saved()]
     if fmt == "csv":
         return _csv(["name", "title", "question", "parameters", "url"], [
@@ -131,11 +130,9 @@ async def run_query(request: Request, kb: KB, settings: SettingsDep, name: str) 
     if fmt == "csv":
         return _csv(columns, cells, headers)
     if fmt == "html":
-        from api.routers.pages import _headers, templates
-
         return templates.TemplateResponse(request, "query.html", {
             **_form_fields(q, used), "columns": columns, "rows": cells,
-            "truncated": truncated}, headers={**_headers(), **headers})
+            "truncated": truncated}, headers={**page_headers(), **headers})
     return JSONResponse({**_describe(q, used), "columns": columns, "truncated": truncated,
                          "rows": [dict(zip(columns, r, strict=True)) for r in cells]},
                         headers=headers)

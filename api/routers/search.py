@@ -58,11 +58,11 @@ async def _answer(request: Request, kb: KnowledgeBase, q: str, limit: int,
         writer.writerows([h.iri, h.label, " ".join(h.classes), " ".join(h.graphs), h.match,
                           h.property, h.kind] for h in hits)
         return Response(out.getvalue(), media_type="text/csv", headers=headers)
-    from api.routers.pages import _headers, templates
+    from api.templating import page_headers, templates
 
     return templates.TemplateResponse(request, "search.html", {
         "q": q, "limit": limit, "hits": [(h, _parts(h, q)) for h in hits]},
-        headers={**_headers(), **headers})
+        headers={**page_headers(), **headers})
 
 
 def _parts(hit: Hit, query: str) -> tuple[str, str, str]:

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import pyoxigraph as ox
-from fastapi import APIRouter, Request, Response
-from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import RDF, XSD
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
+from api.answers import answer_table
 from api.deps import KB, SettingsDep, client_of
 from api.errors import BadRequest, UnsupportedMediaType
 from api.security import require_update_token
-from kb.engine import Result, parse_result
+from api.service import RDFLIB_NAMES, service_description
+from api.templating import page_headers, templates
 from kb.namespaces import expand
 from kb.store import KnowledgeBase
 
 router = APIRouter(tags=["sparql"])
-
-SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
-VOID = Namespace("http://rdfs.org/ns/void#")
-RDFLIB_NAMES = {"Turtle": "turtle", "N-Triples": "nt", "JSON-LD": "json-ld",
-                "RDF/XML": "xml", "TriG": "trig", "N-Quads": "nquads", "N3": "n3"}
 
 
 async def _run_query(kb: KnowledgeBase, query: str, accept: str | None,
@@ -45,14 +41,12 @@ async def _html_answer(request: Request, kb: KnowledgeBase, query: str,
     ``max_result_bytes``) is read on a thread, keeping only the rows shown."""
     from urllib.parse import urlencode
 
-    from api.routers.pages import _headers, templates
-
     result = await kb.query_async(
         query, format=lambda kind: "nt" if kind == "graph" else "json",
         default_graph=default_graph or None, named_graphs=named or None,
         client=client_of(request))
     limit = request.app.state.settings.max_rows
-    boolean, columns, rows, total = await run_in_threadpool(_table, result, limit)
+    boolean, columns, rows, total = await run_in_threadpool(answer_table, result, limit)
     formats = ["ttl", "nt", "jsonld", "rdfxml", "trig", "nq"] if result.kind == "graph" else [
         "json", "csv", "tsv", "xml"]
     downloads = [(f, "/sparql?" + urlencode({"format": f, "query": query})) for f in formats]
@@ -60,76 +54,7 @@ async def _html_answer(request: Request, kb: KnowledgeBase, query: str,
         templates.TemplateResponse, request, "answer.html", {
             "query": query, "kind": result.kind, "boolean": boolean, "columns": columns,
             "rows": rows, "total": total, "downloads": downloads},
-        headers={**_headers(), "Vary": "Accept"})
-
-
-def _table(result: Result, limit: int) -> tuple[bool | None, list[str], list[list], int]:
-    """(boolean, columns, the first ``limit`` rows as cells, how many rows in all), read
-    with the engine's parsers one row at a time."""
-    raw = parse_result(result)
-    if isinstance(raw, ox.QueryBoolean):
-        return bool(raw), [], [], 0
-    rows: list[list] = []
-    total = 0
-    if isinstance(raw, ox.QuerySolutions):
-        columns = [v.value for v in raw.variables]
-        for solution in raw:
-            if total < limit:
-                rows.append([_cell(solution[c]) for c in columns])
-            total += 1
-        return None, columns, rows, total
-    for t in raw:  # type: ignore[attr-defined]
-        if total < limit:
-            rows.append([_cell(t.subject), _cell(t.predicate), _cell(t.object)])
-        total += 1
-    return None, ["subject", "predicate", "object"], rows, total
-
-
-def _link(iri: str) -> str | None:
-    from urllib.parse import quote
-
-    return f"/resource?iri={quote(iri, safe='')}" if iri.startswith(("http://", "https://")) \
-        else None
-
-
-def _cell(term: object) -> dict[str, str | None]:
-    if term is None:  # an unbound variable
-        return {"text": "", "href": None}
-    if isinstance(term, ox.NamedNode):
-        return {"text": term.value, "href": _link(term.value)}
-    return {"text": term.value if isinstance(term, ox.Literal) else str(term), "href": None}
-
-
-def service_description(kb: KnowledgeBase, endpoint: str) -> Graph:
-    """The sd: description of the endpoint, with VoID statistics per named graph."""
-    g = Graph()
-    g.bind("sd", SD)
-    g.bind("void", VOID)
-    service = URIRef(endpoint)
-    g.add((service, RDF.type, SD.Service))
-    g.add((service, SD.endpoint, service))
-    for language in (SD.SPARQL11Query, SD.SPARQL11Update):
-        g.add((service, SD.supportedLanguage, language))
-    g.add((service, SD.feature, SD.UnionDefaultGraph))
-    for media, _ in negotiation.RESULTS + negotiation.GRAPHS:
-        g.add((service, SD.resultFormat, Literal(media)))
-    dataset = BNode()
-    g.add((service, SD.defaultDataset, dataset))
-    g.add((dataset, RDF.type, SD.Dataset))
-    stats = kb.stats()
-    default = BNode()
-    g.add((dataset, SD.defaultGraph, default))
-    g.add((default, RDF.type, SD.Graph))
-    g.add((default, VOID.triples, Literal(stats.triples, datatype=XSD.integer)))
-    for count in stats.graphs:
-        named, graph = BNode(), BNode()
-        g.add((dataset, SD.namedGraph, named))
-        g.add((named, RDF.type, SD.NamedGraph))
-        g.add((named, SD.name, URIRef(count.graph)))
-        g.add((named, SD.graph, graph))
-        g.add((graph, RDF.type, SD.Graph))
-        g.add((graph, VOID.triples, Literal(count.triples, datatype=XSD.integer)))
-    return g
+        headers={**page_headers(), "Vary": "Accept"})
 
 
 def _describe_service(kb: KnowledgeBase, request: Request) -> Response:
@@ -140,13 +65,11 @@ def _describe_service(kb: KnowledgeBase, request: Request) -> Response:
     endpoint = f"{request.url.scheme}://{host}{f':{port}' if port else ''}/sparql"
     description = service_description(kb, endpoint)
     if fmt_name is None and negotiation.prefers_html(accept):
-        from api.routers.pages import _headers, templates
-
         stats = kb.stats()
         return templates.TemplateResponse(request, "service.html", {
             "endpoint": endpoint, "results": [m for m, _ in negotiation.RESULTS],
             "graphs": [m for m, _ in negotiation.GRAPHS], "stats": stats},
-            headers={**_headers(), "Vary": "Accept"})
+            headers={**page_headers(), "Vary": "Accept"})
     fmt = negotiation.choose("graph", accept, fmt_name)
     data = description.serialize(format=RDFLIB_NAMES[fmt.name])
     return Response(data, media_type=fmt.media_type, headers={"Vary": "Accept"})
@@ -191,26 +114,52 @@ def _iris(values: list[str]) -> list[str]:
 #: Parameters of SPARQL Update's dataset, which this endpoint does not take.
 UPDATE_DATASET = ("using-graph-uri", "using-named-graph-uri")
 
+# The protocol's parameters, declared for the OpenAPI (and its fuzzing). Each is a list: the
+# protocol allows several graph IRIs, and two queries in one request are an error (400) that
+# the handler must see. POST bodies are read by hand (a form, or the text itself, both UTF-8
+# only), so the body is declared in the OpenAPI only.
+Queries = Annotated[list[str] | None, Query(alias="query", description=(
+    "the SPARQL query (one); with none, GET answers the service description"))]
+DefaultGraphs = Annotated[list[str] | None, Query(alias="default-graph-uri", description=(
+    "graphs whose merge is the query's default graph (IRIs or the KB's short names)"))]
+NamedGraphs = Annotated[list[str] | None, Query(alias="named-graph-uri", description=(
+    "graphs the query may name with GRAPH"))]
+FormatName = Annotated[str | None, Query(alias="format", description=(
+    "a result format by name (json, xml, csv, tsv, ttl, nt, jsonld, rdfxml, trig, nq), "
+    "over the Accept header"))]
+_TEXT = {"schema": {"type": "string"}}
+_FORM = {"schema": {"type": "object", "properties": {
+    "query": {"type": "string"}, "update": {"type": "string"},
+    "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+    "named-graph-uri": {"type": "array", "items": {"type": "string"}}}}}
+POST_BODY = {"requestBody": {"required": True, "content": {
+    "application/x-www-form-urlencoded": _FORM,
+    "application/sparql-query": _TEXT,
+    "application/sparql-update": _TEXT}}}
+
 
 @router.get("/sparql")
-async def sparql_get(request: Request, kb: KB) -> Response:
+async def sparql_get(request: Request, kb: KB, query: Queries = None,
+                     default_graph_uri: DefaultGraphs = None, named_graph_uri: NamedGraphs = None,
+                     format: FormatName = None) -> Response:
     """SPARQL query by GET (`query`, `default-graph-uri`, `named-graph-uri`); with no query,
     the service description (sd: and VoID), as a page for browsers."""
-    params = request.query_params
-    if "update" in params:
+    if "update" in request.query_params:
         raise BadRequest("SPARQL Update is only accepted by POST (the protocol forbids "
                          "updates by GET)")
-    query = _one(params.getlist("query"), "query")
-    if query is None:
+    text = _one(query or [], "query")
+    if text is None:
         return await run_in_threadpool(_describe_service, kb, request)
-    return await _run_query(
-        kb, query, request.headers.get("accept"), params.get("format"),
-        _iris(params.getlist("default-graph-uri")), _iris(params.getlist("named-graph-uri")),
-        request)
+    return await _run_query(kb, text, request.headers.get("accept"), format,
+                            _iris(default_graph_uri or []), _iris(named_graph_uri or []),
+                            request)
 
 
-@router.post("/sparql")
-async def sparql_post(request: Request, kb: KB, settings: SettingsDep) -> Response:
+@router.post("/sparql", openapi_extra=POST_BODY)
+async def sparql_post(request: Request, kb: KB, settings: SettingsDep,
+                      default_graph_uri: DefaultGraphs = None,
+                      named_graph_uri: NamedGraphs = None,
+                      format: FormatName = None) -> Response:
     """SPARQL query or update by POST: a form (`query=` or `update=`), or the text itself as
     `application/sparql-query` / `application/sparql-update` (UTF-8). Updates need the
     bearer token."""
@@ -223,7 +172,7 @@ async def sparql_post(request: Request, kb: KB, settings: SettingsDep) -> Respon
                              f"field, or the text as application/sparql-{name})")
     queries: list[str] = []
     updates: list[str] = []
-    defaults, named = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
+    defaults, named = list(default_graph_uri or []), list(named_graph_uri or [])
     using = [n for n in UPDATE_DATASET if n in params]
     if ctype == "application/sparql-query":
         queries.append(_utf8(await request.body(), ctype_header))
@@ -254,7 +203,7 @@ async def sparql_post(request: Request, kb: KB, settings: SettingsDep) -> Respon
         await run_in_threadpool(kb.update, update)
         return Response(status_code=204)
     assert query is not None
-    return await _run_query(kb, query, request.headers.get("accept"), params.get("format"),
+    return await _run_query(kb, query, request.headers.get("accept"), format,
                             _iris(defaults), _iris(named), request)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pyoxigraph as ox
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import negotiation
@@ -17,19 +19,30 @@ from kb.store import KnowledgeBase
 
 router = APIRouter(tags=["graph store"])
 
+# The protocol's parameters, declared for the OpenAPI (and its fuzzing).
+GraphParam = Annotated[str | None, Query(alias="graph", description=(
+    "the named graph (an IRI or the KB's short name, e.g. source/x)"))]
+DefaultParam = Annotated[str | None, Query(alias="default", description=(
+    "the default graph (the union of the named graphs; read only): give it with no value"))]
+FormatName = Annotated[str | None, Query(alias="format", description=(
+    "an RDF format by name (ttl, nt, jsonld, rdfxml, trig, nq), over the Accept header"))]
+#: Bodies of PUT and POST: the graph's triples in one of the engine's RDF formats.
+RDF_BODY = {"requestBody": {"required": True, "content": {
+    media: {"schema": {"type": "string"}} for media in (
+        "text/turtle", "application/n-triples", "application/ld+json", "application/rdf+xml")}}}
 
-def _graph(request: Request, *, writing: bool) -> str | None:
-    params = request.query_params
-    if "graph" in params and "default" in params:
+
+def _graph(graph: str | None, default: str | None, *, writing: bool) -> str | None:
+    if graph is not None and default is not None:
         raise InvalidParameter("graph", "give either ?graph=IRI or ?default, not both")
-    if "graph" in params:
-        iri = expand(params["graph"])
+    if graph is not None:
+        iri = expand(graph)
         try:
             ox.NamedNode(iri)
         except ValueError as e:
             raise InvalidParameter("graph", f"{iri!r} is not a valid IRI: {e}") from None
         return iri
-    if "default" in params:
+    if default is not None:
         if writing:
             raise InvalidParameter("default", "the default graph is the union of the named "
                                    "graphs and cannot be written; name a graph (?graph=IRI)")
@@ -55,23 +68,26 @@ def _read(kb: KnowledgeBase, graph: str | None, accept: str | None, fmt_name: st
 
 
 @router.get("/store")
-async def store_get(request: Request, kb: KB) -> Response:
+async def store_get(request: Request, kb: KB, graph: GraphParam = None,
+                    default: DefaultParam = None, format: FormatName = None) -> Response:
     """One named graph (`?graph=IRI`), or the union (`?default`), by content negotiation."""
-    graph = _graph(request, writing=False)
-    return await run_in_threadpool(_read, kb, graph, request.headers.get("accept"),
-                                   request.query_params.get("format"), False, client_of(request))
+    iri = _graph(graph, default, writing=False)
+    return await run_in_threadpool(_read, kb, iri, request.headers.get("accept"), format,
+                                   False, client_of(request))
 
 
 @router.head("/store")
-async def store_head(request: Request, kb: KB) -> Response:
-    graph = _graph(request, writing=False)
-    return await run_in_threadpool(_read, kb, graph, request.headers.get("accept"),
-                                   request.query_params.get("format"), True, client_of(request))
+async def store_head(request: Request, kb: KB, graph: GraphParam = None,
+                     default: DefaultParam = None, format: FormatName = None) -> Response:
+    iri = _graph(graph, default, writing=False)
+    return await run_in_threadpool(_read, kb, iri, request.headers.get("accept"), format,
+                                   True, client_of(request))
 
 
-async def _write(request: Request, kb: KnowledgeBase, settings, replace: bool) -> Response:
+async def _write(request: Request, kb: KnowledgeBase, settings, graph_param: str | None,
+                 default: str | None, replace: bool) -> Response:
     require_update_token(request, settings)
-    graph = _graph(request, writing=True)
+    graph = _graph(graph_param, default, writing=True)
     assert graph is not None
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fmt = ox.RdfFormat.from_media_type(ctype) if ctype else None
@@ -88,24 +104,27 @@ async def _write(request: Request, kb: KnowledgeBase, settings, replace: bool) -
     return Response(status_code=204 if existed else 201)
 
 
-@router.put("/store")
-async def store_put(request: Request, kb: KB, settings: SettingsDep) -> Response:
+@router.put("/store", openapi_extra=RDF_BODY)
+async def store_put(request: Request, kb: KB, settings: SettingsDep, graph: GraphParam = None,
+                    default: DefaultParam = None) -> Response:
     """Replace a named graph with the body (needs the bearer token)."""
-    return await _write(request, kb, settings, replace=True)
+    return await _write(request, kb, settings, graph, default, replace=True)
 
 
-@router.post("/store")
-async def store_post(request: Request, kb: KB, settings: SettingsDep) -> Response:
+@router.post("/store", openapi_extra=RDF_BODY)
+async def store_post(request: Request, kb: KB, settings: SettingsDep, graph: GraphParam = None,
+                     default: DefaultParam = None) -> Response:
     """Add the body's triples to a named graph (needs the bearer token)."""
-    return await _write(request, kb, settings, replace=False)
+    return await _write(request, kb, settings, graph, default, replace=False)
 
 
 @router.delete("/store")
-async def store_delete(request: Request, kb: KB, settings: SettingsDep) -> Response:
+async def store_delete(request: Request, kb: KB, settings: SettingsDep,
+                       graph: GraphParam = None, default: DefaultParam = None) -> Response:
     """Drop a named graph (needs the bearer token)."""
     require_update_token(request, settings)
-    graph = _graph(request, writing=True)
-    if graph not in await run_in_threadpool(kb.graphs):
-        raise NotFound(f"No graph <{graph}> in the store", iri=graph)
-    await run_in_threadpool(kb.drop_graph, graph)
+    iri = _graph(graph, default, writing=True)
+    if iri not in await run_in_threadpool(kb.graphs):
+        raise NotFound(f"No graph <{iri}> in the store", iri=iri)
+    await run_in_threadpool(kb.drop_graph, iri)
     return Response(status_code=204)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KB, client_of
+from api.templating import page_headers, templates
 from kb import viz
 from kb.errors import InvalidParameter, NotFound, QueryError
 from kb.namespaces import PREFIXES, declare_prefixes, expand
@@ -19,13 +20,6 @@ LINK = "/resource?iri="
 VIEW_LINK = "/viz/entity?iri="
 MaxNodes = Annotated[int, Query(ge=10, le=2000, description="Most nodes drawn at first")]
 
-def page_headers() -> dict[str, str]:
-    """Security headers for every HTML page: nothing from another host, no framing."""
-    return {"Content-Security-Policy": viz.content_security_policy(),
-            "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer"}
-
-
 def _page(build, *args, **kwargs) -> HTMLResponse:
     try:
         body = build(*args, **kwargs)
@@ -35,17 +29,14 @@ def _page(build, *args, **kwargs) -> HTMLResponse:
         return _error(422, "Bad request", e)
     except QueryError as e:
         return _error(400, "Bad query", e)
-    return HTMLResponse(body, headers=page_headers())
+    return HTMLResponse(body, headers=page_headers(viz.content_security_policy()))
 
 
 def _error(status: int, title: str, e: Exception) -> HTMLResponse:
     """The site's error page (``error.html``, autoescaped), under the other pages' policy
     (its stylesheet is the site's own)."""
-    from api.routers.pages import PAGE_CSP, templates
-
     body = templates.get_template("error.html").render(title=title, message=str(e))
-    return HTMLResponse(body, status_code=status,
-                        headers={**page_headers(), "Content-Security-Policy": PAGE_CSP})
+    return HTMLResponse(body, status_code=status, headers=page_headers())
 
 
 @router.get("/entity", response_class=HTMLResponse)

@@ -1,0 +1,60 @@
+"""What the store says about one resource: its statements in both directions, each with the
+named graph it sits in and that graph's source document (the data of the resource pages)."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+from rdflib import URIRef
+
+from kb.errors import InvalidParameter, NotFound
+from kb.namespaces import local_name
+from kb.projections import LABELS, RDF_TYPE
+
+__all__ = ["describe"]
+
+RESOURCE = f"""
+SELECT ?direction ?p ?other ?g ?doc ?plabel ?olabel WHERE {{
+  {{ GRAPH ?g {{ ?x ?p ?other }} BIND("out" AS ?direction) }}
+  UNION {{ GRAPH ?g {{ ?other ?p ?x }} BIND("in" AS ?direction) }}
+  OPTIONAL {{ ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?doc }}
+  OPTIONAL {{ ?p <{LABELS[0]}> ?plabel FILTER(LANGMATCHES(LANG(?plabel), "en")) }}
+  OPTIONAL {{ ?other <{LABELS[0]}>|<{LABELS[1]}> ?olabel }}
+}} ORDER BY ?direction ?p ?other ?g LIMIT 2000"""
+
+
+def describe(kb, iri: str) -> dict[str, object]:
+    """Everything the store says about ``iri``, both directions, each statement with the
+    named graph it sits in and that graph's source document (the IRI is bound, never spliced
+    into the query text).
+
+    Raises:
+        NotFound: no statement mentions ``iri``.
+    """
+    try:
+        node = ox.NamedNode(iri)
+    except ValueError:
+        raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
+    rows = kb.select(RESOURCE, x=node)
+    if not rows:
+        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
+    statements, seen = [], set()
+    label, types = None, []
+    for row in rows:
+        key = (str(row["direction"]), str(row["p"]), str(row["other"]), str(row["g"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        other = row["other"]
+        statements.append({
+            "direction": key[0], "predicate": key[1],
+            "predicate_label": str(row.get("plabel", "")) or local_name(key[1]),
+            "value": str(other), "is_iri": isinstance(other, URIRef),
+            "value_label": str(row["olabel"]) if "olabel" in row else None,
+            "language": getattr(other, "language", None),
+            "graph": key[3], "source": str(row["doc"]) if "doc" in row else None,
+        })
+        if key[0] == "out" and key[1] in LABELS and label is None:
+            label = str(other)
+        if key[0] == "out" and key[1] == RDF_TYPE and str(other) not in types:
+            types.append(str(other))
+    return {"iri": iri, "label": label or local_name(iri), "types": types, "statements": statements}
