@@ -250,6 +250,11 @@ def _change(before: str | None, replaced: list[str], quads: list[ox.Quad]) -> st
 _DROPS_ONLY = re.compile(r"(\s*DROP\s+(SILENT\s+)?GRAPH\s*<[^<>]*>\s*;?)+\s*", re.IGNORECASE)
 
 
+def rewritten(update: str, prefixes: Mapping[str, str] | None = None) -> str:
+    """``update`` as ``OxigraphBackend.update`` runs it: prefixes declared, union kept."""
+    return _kept(_declare(update, prefixes))
+
+
 def _kept(update: str) -> str:
     """``update`` rewritten to keep the union (``kb.union``)."""
     try:

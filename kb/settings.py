@@ -33,6 +33,10 @@ class Settings:
         "comma-separated hosts that SERVICE, LOAD and remote FROM may reach (none by default)"})
     query_timeout: float = field(default=30.0, metadata={"env": "KB_QUERY_TIMEOUT", "help":
         "seconds a SPARQL query may run in the server before its worker is killed (503)"})
+    update_timeout: float = field(default=30.0, metadata={"env": "KB_UPDATE_TIMEOUT", "help":
+        "seconds a SPARQL Update, or the parse of a JSON-LD document, may run: an update is "
+        "first rehearsed on a copy of the store in a process killed at this limit (503, "
+        "nothing changed), then applied (0: no limit, no rehearsal)"})
     query_workers: int = field(default=4, metadata={"env": "KB_QUERY_WORKERS", "help":
         "worker processes the server runs SPARQL queries in (0: in the server process, "
         "which cannot stop a runaway query)"})
@@ -45,7 +49,13 @@ class Settings:
         "env": "KB_QUERY_WORKERS_PER_CLIENT", "help":
         "queries one client (remote address) may have running or waiting at once; beyond, "
         "429 with Retry-After (0: a quarter of the workers, at least one; behind a reverse "
-        "proxy every client has the proxy's address)"})
+        "proxy, list it in KB_TRUSTED_PROXIES, or every client has the proxy's address)"})
+    trusted_proxies: tuple[str, ...] = field(default=(), metadata={
+        "env": "KB_TRUSTED_PROXIES", "help":
+        "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed: the client's address, for the "
+        "fair share of query workers, is then the one the proxy saw (none by default: the "
+        "header is ignored, whoever sends it)"})
     io_timeout: float = field(default=30.0, metadata={"env": "KB_IO_TIMEOUT", "help":
         "seconds a request body may stall, or an answer wait for a client that does not "
         "read it, before the server hangs up"})
