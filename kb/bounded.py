@@ -100,9 +100,13 @@ def rehearse_update(backend: object, text: str, *, timeout: float, memory_bytes:
 
     path = getattr(backend, "path", None)
     store = backend.store  # type: ignore[attr-defined]
-    scratch = Path(
-        tempfile.mkdtemp(prefix="kb-rehearsal-", dir=None if path is None else Path(path).parent)
-    )
+    if path is None:
+        scratch = Path(tempfile.mkdtemp(prefix="kb-rehearsal-"))
+    else:  # beside the store (hard links), used only by the holder of its lock: a killed
+        # server's leftover copy goes at the next rehearsal
+        scratch = Path(path).with_name(Path(path).name + ".rehearsal")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
     try:
         if path is not None:  # hard links: on the store's own file system
             copy = scratch / "store"

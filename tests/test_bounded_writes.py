@@ -53,7 +53,7 @@ def costly_jsonld(terms: int = 3000, uses: int = 3000) -> bytes:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """Writes on, 3 s for an update or a parse and for a query, four workers, one per client;
-    127.0.0.2 is a trusted proxy."""
+    127.0.0.2 is a trusted proxy; 50 rows in views."""
     store = _make_store(tmp_path_factory.mktemp("bounded"))
     with live(
         store,
@@ -64,6 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         query_workers_per_client="1",
         trusted_proxies=PROXY,
         max_body_bytes=str(4 * 1024 * 1024),
+        max_rows="50",
     ) as s:
         yield s
 
@@ -164,6 +165,24 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(server: Live) -> None:
     assert _runaways(PROXY, ["203.0.113.1", "203.0.113.2"], url) == [503, 503]
     assert _runaways(OTHER, ["203.0.113.1", "203.0.113.2"], url) == [429, 503]
     assert _runaways(PROXY, ["203.0.113.7", "203.0.113.7"], url) == [429, 503]
+
+
+def test_a_resource_with_many_statements_is_described_within_the_row_cap(server: Live) -> None:
+    """A node that 80 others point to: its RDF view holds KB_MAX_ROWS (50) statements and
+    says so in X-Truncated (the engine stops there, at any size: it used to build every
+    statement); its page still lists them."""
+    url = server.url
+    hub = "http://example.org/hub"
+    members = " ".join(f"<http://example.org/m{i}> a <{hub}> ." for i in range(80))
+    r = httpx.post(f"{url}/sparql", headers=SPARQL_UPDATE, timeout=30,
+                   content=f"INSERT DATA {{ GRAPH <http://example.org/graph/hub> {{ {members} }} }}")
+    assert r.status_code == 204, r.text
+    rdf = httpx.get(f"{url}/resource", params={"iri": hub}, timeout=30,
+                    headers={"Accept": "application/n-triples"})
+    assert rdf.status_code == 200 and rdf.headers["x-truncated"] == "50"
+    assert len(rdf.text.strip().splitlines()) == 50
+    page = httpx.get(f"{url}/resource", params={"iri": hub}, timeout=30)
+    assert page.status_code == 200 and "http://example.org/m79" in page.text
 
 
 @pytest.mark.reliability
