@@ -422,7 +422,7 @@ def test_deep_uploads_cannot_kill_the_server(server: Live, name: str) -> None:
                   headers={**AUTH, "content-type": ctype}, timeout=60)
     assert r.status_code in (400, 201, 204), (r.status_code, r.text[:300])
     server.assert_alive()
-    httpx.delete(f"{server.url}/store", params=graph, headers=AUTH)
+    httpx.delete(f"{server.url}/store", params=graph, headers=AUTH, timeout=60)
 
 
 # === 3. Bounded work ============================================================================
