@@ -76,7 +76,7 @@ KINDS = ("select", "ask", "graph")
 # The worker's answers: ("ok", kind, media type, size) followed by the answer's bytes,
 # ("format", kind), ("too-large",), ("memory",) and ("error", exception).
 Reply = tuple
-#: How much lower than the server the query workers run (``os.setpriority``).
+#: How much lower than the server the query workers run (``os.nice``).
 WORKER_NICENESS = 10
 #: Answers smaller than this are read on the event loop; larger ones on a thread.
 INLINE_BYTES = 256 * 1024
@@ -499,11 +499,6 @@ class _Worker:
                                        name="kb-query-worker",
                                        daemon=True)
         self.process.start()
-        # Below the server from its first instruction: a replacement's imports (a third of a
-        # second of CPU, every time a runaway is killed) do not compete with the event loop.
-        with contextlib.suppress(OSError):  # it has died already
-            os.setpriority(os.PRIO_PROCESS, self.process.pid,
-                           os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
         child.close()
         self.snapshot: str | None = None
 
@@ -634,9 +629,9 @@ def serve(conn: Connection, memory_bytes: int = 0) -> None:
 
     if memory_bytes:  # an allocation past it fails: the engine aborts, Python raises
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    # Below the server's priority (set by the pool as it starts us): however hard the
-    # queries work, the event loop (cached answers, pages, /health, other clients'
-    # requests) gets the processor first.
+    # Below the server's priority: however hard the queries work, the event loop (cached
+    # answers, pages, /health, other clients' requests) gets the processor first.
+    os.nice(WORKER_NICENESS)
     # Ctrl-C in a terminal reaches the whole process group: the server stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
