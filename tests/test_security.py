@@ -933,7 +933,8 @@ def _memory_bomb_is_refused(bounded_server: Live) -> None:
 @pytest.mark.reliability
 def test_a_greedy_client_gets_429_and_the_others_are_served(bounded_server: Live) -> None:
     """One client sends four runaway queries at once: two run (its share of the four
-    workers), two get 429 with Retry-After at once; another client is answered meanwhile."""
+    workers), two get 429 with Retry-After (held a second); another client is answered
+    meanwhile."""
     url = bounded_server.url
 
     def greedy() -> httpx.Response:
