@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kb import KnowledgeBase, LoadError, QueryTimeout
+from kb import KnowledgeBase, LoadError, QueryTimeout, ResultTooLarge
 from tests.conftest import DATA
 from tests.test_security import (
     AUTH,
@@ -189,7 +189,8 @@ def test_a_resource_with_many_statements_is_described_within_the_row_cap(server:
 def test_the_library_and_command_line_are_bounded_too(tmp_path: Path) -> None:
     """Without a server (`kb update`, `kb load` read the same setting): a runaway update and
     a costly JSON-LD file fail after KB_UPDATE_TIMEOUT, saying so, and the store on disk is
-    as it was."""
+    as it was; an update over the memory cap fails with it (413 over HTTP), changing
+    nothing."""
     costly = tmp_path / "costly.jsonld"
     costly.write_bytes(costly_jsonld())
     with KnowledgeBase.open(str(tmp_path / "store"), update_timeout=2) as kb:
@@ -202,3 +203,9 @@ def test_the_library_and_command_line_are_bounded_too(tmp_path: Path) -> None:
         assert len(kb) == before
         kb.update("DELETE WHERE { ?s <http://example.org/knows> ?o }")  # rehearsed, applied
         assert len(kb) < before
+    bomb = " ".join(f"BIND(CONCAT(?s{i}, ?s{i}) AS ?s{i + 1})" for i in range(20))
+    with KnowledgeBase.open("memory", query_memory_bytes=2**30) as kb:  # a 1 GB string
+        with pytest.raises(ResultTooLarge, match="1,024 MB"):
+            kb.update('INSERT { <urn:a> <urn:n> ?n } WHERE { BIND("' + "x" * 1000
+                      + f'" AS ?s0) {bomb} BIND(STRLEN(?s20) AS ?n) }}')
+        assert len(kb) == 0
