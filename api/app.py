@@ -13,7 +13,18 @@ from fastapi.responses import HTMLResponse
 from api.assets import STATIC_DIR, Assets
 from api.deps import KB
 from api.errors import install_error_handlers
-from api.routers import analytics, export, ontology, pages, queries, sparql, store, viz
+from api.routers import (
+    analytics,
+    browse,
+    export,
+    imports,
+    ontology,
+    pages,
+    queries,
+    sparql,
+    store,
+    viz,
+)
 from api.security import BodyLimit, HeaderLimit
 from kb.settings import Settings
 from kb.store import KnowledgeBase
@@ -42,6 +53,8 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(viz.router)
     app.include_router(pages.router)
     app.include_router(queries.router)
+    app.include_router(browse.router)
+    app.include_router(imports.router)
     app.mount("/static", Assets(directory=str(STATIC_DIR)), name="static")
     # Reads may come from any origin, without credentials; writes need a bearer token,
     # which a cross-origin page cannot send (Authorization is not an allowed header).
@@ -65,10 +78,15 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["meta"])
     def health(kb: KB) -> dict[str, object]:
-        """Liveness, the kind of store (disk, memory or remote: never where it is), and how
-        much it holds."""
+        """Liveness, the kind of store (disk, memory or remote: never where it is), how much
+        it holds, and where the query workers answer from (``queries.mode``: "memory",
+        "disk" or "loading", with the reason and the workers' resident memory)."""
         kind = "remote" if not kb.is_local else "memory" if kb.backend.path is None else "disk"  # type: ignore[union-attr]
-        return {"ok": True, "store": kind, "triples": len(kb), "graphs": len(kb.graphs())}
+        health: dict[str, object] = {"ok": True, "store": kind, "triples": len(kb),
+                                     "graphs": len(kb.graphs())}
+        if (workers := kb.query_workers_status()) is not None:
+            health["queries"] = workers
+        return health
 
     return app
 

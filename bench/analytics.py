@@ -22,6 +22,7 @@ OURS = """
 import json, resource, sys, time
 from kb import KnowledgeBase
 from kb import analytics, projections
+from kb.neighbourhood import neighbourhood
 out = {}
 
 def timed(name, fn, *args, **kwargs):
@@ -37,8 +38,10 @@ with KnowledgeBase.open(sys.argv[1]) as kb:
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     timed("cached", analytics.entity_graph, kb)
     hub = "https://w3id.org/medsupply-kb/id/country/CN"
-    timed("neighbourhood1", projections.neighbourhood, kb, hub, 1, limit=2000)
-    timed("neighbourhood2", projections.neighbourhood, kb, hub, 2, limit=2000)
+    # the one neighbourhood (the entity view's and the ego report's): up to 2,000 links of
+    # the hub read (4 x max_nodes)
+    timed("neighbourhood1", neighbourhood, kb, hub, 1, max_nodes=500)
+    timed("neighbourhood2", neighbourhood, kb, hub, 2, max_nodes=500)
     timed("flows", projections.flow_graph, kb)
     timed("statements", projections.statement_graph, kb)
     timed("incidents", projections.incident_graph, kb)

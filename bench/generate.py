@@ -163,6 +163,8 @@ def triples(n: int, *, seed: int = 42) -> Iterator[str]:
             yield emit(incident, RDF_TYPE, _iri(MS + kind))
             yield emit(incident, LABEL, _lit(f"{kind} of shipment {i}") + "@en")
             yield emit(incident, _iri(MS + "actor"), country[dest])
+            yield emit(incident, _iri(MS + "actorCountry"), country[dest])
+            yield emit(incident, _iri(MS + "productCategory"), product[slug])
             yield emit(incident, _iri(MS + "concerns"), s)
             yield emit(incident, _iri(MS + "affectedQuantity"),
                        _typed(rng.randrange(1, quantity + 1), "decimal"))
@@ -170,11 +172,14 @@ def triples(n: int, *, seed: int = 42) -> Iterator[str]:
             yield emit(incident, _iri(MS + "standardNotMet"), standard[rng.choice(STANDARDS)])
             yield emit(incident, _iri(DCTERMS + "date"),
                        _typed((day + timedelta(days=7)).isoformat(), "date"))
+            yield emit(incident, _iri(MS + "date"),
+                       _typed((day + timedelta(days=7)).isoformat(), "date"))
             if rng.random() < 0.5:
                 st = _iri(f"{ID}statement/st{i}")
                 yield emit(st, RDF_TYPE, _iri(MS + "Statement"))
                 yield emit(st, _iri(MS + "speaker"), rng.choice(people))
                 yield emit(st, _iri(MS + "about"), incident)
+                yield emit(st, _iri(MS + "respondsTo"), incident)
                 yield emit(st, _iri(MS + "quotation"),
                            _lit(f"The report on shipment {i} does not reflect the facts.") + "@en")
                 yield emit(st, _iri(DCTERMS + "date"),

@@ -1,9 +1,13 @@
 """Load benchmark: ``kb load`` into a fresh on-disk store, next to Oxigraph's own
 ``oxigraph load`` (the engine's limit) and rdflib's N-Triples parser, in the same run.
 
-``kb load`` puts a file's triples into a named graph of its own, so the like-for-like
-baseline is ``oxigraph load --graph`` into that graph; Oxigraph's load into its default graph
-is printed too (it maintains half as many indexes, so it is about twice as fast).
+``kb load`` puts a file's triples into a named graph of its own and keeps the set union of
+the named graphs in the engine's default graph (``kb.union``): each triple is written twice,
+into the graph's six indexes and the default graph's three. The like-for-like baseline is
+Oxigraph loading that same dataset: ``oxigraph load`` of an N-Quads file that holds each
+triple in the named graph and in the default graph (written beforehand, not timed). Also
+printed: ``oxigraph load --graph`` into the named graph alone (what a store without the set
+union holds) and Oxigraph's load into its default graph alone.
 
     python -m bench load --size 1m
 
@@ -15,13 +19,18 @@ with rdflib (its rate is what the ratio compares) when the whole file would take
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import pyoxigraph as ox_
+
 from bench.generate import generate, parse_size
+from kb.backends import _TwiceReader
+from kb.load import file_graph
 
 MEASURE = """
 import resource, subprocess, sys, time
@@ -95,6 +104,12 @@ def main(argv: list[str]) -> int:
         t, peak = best(lambda s: [*kb_cmd, "--store", str(s), "load", "--quiet", str(data)])
         rows.append(("kb load (on disk)", n, t, peak))
         ox = oxigraph_binary()
+        same = Path(tmp) / "same-dataset.nq"
+        with data.open("rb") as src, same.open("wb") as out:
+            shutil.copyfileobj(_TwiceReader(src, ox_.NamedNode(file_graph(data))), out)
+        t, peak = best(lambda s: [ox, "load", "--location", str(s), "--file", str(same)])
+        rows.append(("oxigraph, same dataset", n, t, peak))
+        same.unlink()
         graph = "https://w3id.org/medsupply-kb/graph/file/" + data.name
         t, peak = best(lambda s: [ox, "load", "--location", str(s), "--file", str(data),
                                   "--graph", graph])
@@ -111,11 +126,14 @@ def main(argv: list[str]) -> int:
         print(f"{name:<26}{count:>11,}{seconds:>9.2f}{rate[name]:>11,.0f}{peak:>9,.0f}")  # noqa: T201
     ours = rate["kb load (on disk)"]
     print(  # noqa: T201
-        f"\nkb load / oxigraph load into the same named graph: "
-        f"{ours / rate['oxigraph load (on disk)']:.2f}x (target >= 1.0)\n"
+        f"\nkb load / oxigraph load of the same dataset (named graph + union): "
+        f"{ours / rate['oxigraph, same dataset']:.2f}x (target >= 0.9)\n"
+        f"kb load / oxigraph load --graph (the named graph alone): "
+        f"{ours / rate['oxigraph load (on disk)']:.2f}x\n"
         f"kb load / oxigraph load into the default graph (3 indexes instead of 6): "
         f"{ours / rate['oxigraph load, default g.']:.2f}x\n"
         f"kb load / rdflib parse: {ours / rate['rdflib parse (memory)']:.1f}x (target >= 10)\n"
-        f"kb load peak memory: {rows[0][3]:,.0f} MB (target <= 1024)"
+        f"kb load peak memory: {rows[0][3]:,.0f} MB (target <= 1024)\n"
+        f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     return 0

@@ -5,6 +5,9 @@ CONSTRUCT and ASK. Each answers something non-empty at every generated size."""
 
 from __future__ import annotations
 
+import random
+from datetime import date, timedelta
+
 MS = "PREFIX ms: <https://w3id.org/medsupply-kb/ontology#> " \
      "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> " \
      "PREFIX qudt: <http://qudt.org/schema/qudt/> PREFIX schema: <http://schema.org/> "
@@ -27,3 +30,32 @@ MIX = {
     "construct": MS + "CONSTRUCT { ?s ms:destination ?d } WHERE { ?s ms:destination ?d } LIMIT 100",
     "ask": "ASK { ?s ?p ?o }",
 }
+
+COUNTRIES = ["CN", "NL", "ES", "IT", "FR", "DE", "US", "GB", "TR", "CZ", "SK", "BE"]
+WORDS = ["mask", "respirator", "suit", "glove", "ventilator", "goggles"]
+
+
+def varied(name: str, rng: random.Random) -> str:
+    """``MIX[name]`` with parameters drawn from ``rng`` (a country, a week, a word, an offset,
+    a threshold): another text per request, the same work, so that no result cache can
+    answer it."""
+    n = rng.randrange(1000)
+    if name == "label":
+        return MIX[name].replace("Country NL", f"Country {rng.choice(COUNTRIES)}")
+    if name == "dates":
+        start = date(2020, 1, 1) + timedelta(days=rng.randrange(358))
+        return MIX[name].replace("2020-03-01", start.isoformat()).replace(
+            "2020-03-08", (start + timedelta(days=7)).isoformat())
+    if name == "text":
+        return MIX[name].replace('"mask"', f'"{rng.choice(WORDS)}"')
+    if name == "aggregate":
+        return MIX[name].replace("GROUP BY ?d", f"GROUP BY ?d HAVING (COUNT(?s) > {n % 10})")
+    if name in ("join", "optional", "construct"):
+        return f"{MIX[name]} OFFSET {n % 500}"
+    if name == "path":
+        return f"{MIX[name]} OFFSET {n % 5}"
+    if name == "count":
+        return MIX[name].replace("COUNT(*) AS", f"COUNT(*) + {n} AS")
+    if name == "ask":
+        return MIX[name][:-1] + f"FILTER(?o != {n}) }}"
+    raise KeyError(name)

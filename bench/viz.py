@@ -28,6 +28,7 @@ from bench.generate import generate, parse_size
 from kb import KnowledgeBase, viz
 from kb.bundled import DATA_DIR, ONTOLOGY_FILE, load_bundled
 from kb.namespaces import ONTOLOGY_GRAPH
+from kb.viz import drawing as viz_drawing
 
 ID = "https://w3id.org/medsupply-kb/id/"
 OUT = Path(__file__).parent / "out"
@@ -87,7 +88,7 @@ def page_building(kb, iri: str, depth: int) -> list[tuple[int, int, int, float, 
     g = viz.neighbourhood(kb, iri, depth, max_nodes=2000)
     out = []
     for cap in (viz.DEFAULT_MAX_NODES, 2000):
-        real = viz._network
+        real = viz_drawing.network
         spent = [0.0, 0.0]
 
         def timed_network(*args, real=real, spent=spent):
@@ -105,13 +106,13 @@ def page_building(kb, iri: str, depth: int) -> list[tuple[int, int, int, float, 
             net.generate_html = timed_generate
             return net
 
-        viz._network = timed_network
+        viz_drawing.network = timed_network
         try:
             start = time.perf_counter()
             viz.render(g, title="x", focus=iri, max_nodes=cap)
             whole = time.perf_counter() - start
         finally:
-            viz._network = real
+            viz_drawing.network = real
         out.append((cap, g.number_of_nodes(), g.number_of_edges(), whole, *spent))
     return out
 

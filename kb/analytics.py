@@ -24,6 +24,7 @@ from rdflib import URIRef
 
 from kb.errors import InvalidParameter, NotFound
 from kb.namespaces import ANALYTICS_GRAPH, GRAPH, MS
+from kb.neighbourhood import neighbourhood
 from kb.projections import (  # noqa: F401 -- re-exported: the projections used to live here
     HUBS,
     LABELS,
@@ -37,7 +38,6 @@ from kb.projections import (  # noqa: F401 -- re-exported: the projections used 
     entity_graph,
     flow_graph,
     incident_graph,
-    neighbourhood,
     property_labels,
     statement_graph,
 )
@@ -330,12 +330,14 @@ def components_report(kb) -> list[dict[str, object]]:
 
 
 def ego_report(kb, iri: str, radius: int = 1) -> list[dict[str, object]]:
+    """The links of ``iri``'s neighbourhood within ``radius`` hops: the same neighbourhood
+    (``kb.neighbourhood``) the entity view draws, so the two show the same entities."""
     if not 1 <= radius <= 3:
         raise InvalidParameter("radius", "must be 1, 2 or 3")
-    g = entity_graph(kb)
-    sub = ego(g, iri, radius)
+    sub = neighbourhood(kb, iri, radius)
     return [{"subject": s, "predicate_label": d["label"], "object": o, "graph": d["graph"]}
-            for s, o, d in sorted(sub.edges(data=True), key=lambda e: (e[0], e[2]["label"], e[1]))]
+            for s, o, d in sorted(sub.edges(data=True),
+                                  key=lambda e: (e[0], e[2]["label"], e[1], e[2]["graph"] or ""))]
 
 
 def _alternative_text(a: dict[str, object], unit: str) -> str:

@@ -184,6 +184,63 @@ def load(obj: _Context, paths: tuple[Path, ...], graph: str | None, format_: str
         click.echo(message + ".", err=True)
 
 
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--mapping", required=True, metavar="NAME|PATH",
+              help="A shipped mapping (trade-statistics, incidents) or a CSVW metadata file.")
+@click.option("--graph", metavar="IRI", help="Named graph for the facts (default: the file's).")
+@click.option("--skip-bad", metavar="REPORT", type=click.Path(path_type=Path),
+              help="Import the good rows; write the bad ones, with why, to this CSV.")
+@click.option("--create", is_flag=True,
+              help="Add organisations, people and standards that match no entity (once).")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
+@pass_context
+@_fail_on_kb_error
+def import_(obj: _Context, file: Path, mapping: str, graph: str | None, skip_bad: Path | None,
+            create: bool, dry_run: bool) -> None:
+    """Import a table (CSV) mapped to the ontology by a CSVW mapping, all or nothing.
+
+    Names are resolved to the knowledge base's entities or reported (row, column, closest
+    candidates); the facts go into the file's own graph, replacing what it imported before.
+
+    \b
+        kb import comtrade.csv --mapping trade-statistics
+        kb import recalls.csv --mapping incidents --create --skip-bad bad-rows.csv
+    """
+    from kb.imports import import_table
+
+    with obj.kb() as kb:
+        report = import_table(kb, file, mapping, graph=graph, skip_bad=skip_bad,
+                              create=create, dry_run=dry_run)
+    verb = "Would import" if dry_run else "Imported"
+    click.echo(f"{verb} {report.imported_rows:,} of {report.rows:,} row(s) as "
+               f"{report.triples:,} triples into {report.graph}", err=True)
+    for cls, n in sorted(report.classes.items()):
+        click.echo(f"  {n:,} {_short_iri(cls)}", err=True)
+    for kind, minted in sorted(report.created.items()):
+        click.echo(f"  created {kind}: {', '.join(sorted(minted.values()))}", err=True)
+    if report.bad_rows:
+        click.echo(f"Skipped {report.bad_rows:,} bad row(s), listed in {skip_bad}:", err=True)
+        click.echo(report.error_text(5), err=True)
+
+
+@cli.command("export-incidents")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@pass_context
+@_fail_on_kb_error
+def export_incidents(obj: _Context, output: Path | None) -> None:
+    """The incident table as CSV: edit it and `kb import` it with --mapping incidents."""
+    from kb.incident_table import export_incidents as write
+
+    with obj.kb() as kb:
+        if output is None:
+            write(kb, sys.stdout)
+            return
+        with _writing(output), output.open("w", encoding="utf-8", newline="") as f:
+            n = write(kb, f)
+    click.echo(f"Wrote {n} incident(s) to {output}", err=True)
+
+
 @cli.command()
 @click.argument("query_text", metavar="QUERY|@FILE.rq|-")
 @click.option("-f", "--format", "format_", type=click.Choice(RESULT_CHOICES),

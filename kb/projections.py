@@ -4,14 +4,13 @@ A projection is never a second store: each one is one or two SPARQL queries whos
 are consumed on the engine thread as they stream (``kb.run(sparql, consume)``), so memory
 grows with the projection, not with the store. Nodes are IRIs as ``str``; literals become
 node or edge attributes, never nodes; blank nodes (quantities, amounts) are left out.
-Every projection but :func:`neighbourhood` is cached per store version (``kb.generation``
+Every projection is cached per store version (``kb.generation``
 and location): a repeated call returns the same object until the data changes, so callers
 must not modify what they get (copy it first).
 
 Functions (the names the views and exports use):
 
 - :func:`entity_graph` -- resources and the object properties between them;
-- :func:`neighbourhood` -- the ego network of one IRI, read straight from SPARQL;
 - :func:`flow_graph` -- trade flows, shipments and reported aggregates apart;
 - :func:`statement_graph` -- who said what, about whom, echoing or replying to whom;
 - :func:`incident_graph` -- returns and recalls with their products, makers, standards,
@@ -35,7 +34,7 @@ from typing import Any
 import networkx as nx
 import pyoxigraph as ox
 
-from kb.errors import InvalidParameter, NotFound
+from kb.errors import InvalidParameter
 from kb.namespaces import ANALYTICS_GRAPH, GRAPH, INFERRED_GRAPH, LOADS_GRAPH, MS, ONTOLOGY_GRAPH
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
     "entity_graph",
     "flow_graph",
     "incident_graph",
-    "neighbourhood",
     "property_labels",
     "statement_graph",
 ]
@@ -312,90 +310,6 @@ def _new_node_fast(node: dict, succ: dict, pred: dict, iri: str) -> dict:
     out: dict = {}
     succ[iri] = out
     return out
-
-
-# --- the ego network of one entity ----------------------------------------------------------------
-
-
-def neighbourhood(kb: Any, iri: str, depth: int = 1, *, limit: int = 5000,
-                  max_frontier: int = 200) -> nx.MultiDiGraph:
-    """The entities within ``depth`` hops of ``iri`` (either direction), straight from SPARQL.
-
-    Cheap on a large store: only the neighbourhood is read (one query per hop, the frontier
-    bound with VALUES), at most ``max_frontier`` entities are expanded per hop and ``limit``
-    edges kept in all. The same filters as :func:`entity_graph`'s defaults apply (no types,
-    schema, provenance links, unit/scheme hubs or store graphs). Not cached: it is cheap.
-
-    Args:
-        kb: the knowledge base to read.
-        iri: the entity at the centre.
-        depth: hops, 1 to 3.
-        limit: most edges in the result.
-        max_frontier: most entities expanded per hop (the rest are reached but not expanded).
-
-    Returns:
-        A ``MultiDiGraph`` with the same attributes as :func:`entity_graph`'s; the graph
-        attribute ``truncated`` says whether ``limit`` or ``max_frontier`` cut it.
-
-    Raises:
-        InvalidParameter: ``depth`` is not 1, 2 or 3, ``limit`` is below 1, or ``iri`` is
-            not an IRI.
-        NotFound: nothing in the store mentions ``iri``.
-    """
-    if not 1 <= depth <= 3:
-        raise InvalidParameter("depth", f"must be 1, 2 or 3 (got {depth})")
-    if limit < 1:
-        raise InvalidParameter("limit", f"must be at least 1 (got {limit})")
-    try:
-        start = ox.NamedNode(iri)
-    except ValueError:
-        raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
-    if not kb.ask("ASK { { ?x ?p ?o } UNION { ?s ?p ?x } }", x=start):
-        raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
-    skip_graphs = set(SYSTEM_GRAPHS) | {str(ONTOLOGY_GRAPH)}
-    skip_predicates = set(PROVENANCE) | set(HUBS)
-    labels = property_labels(kb)
-    g = nx.MultiDiGraph(truncated=False)
-    _new_node(g, iri)
-    frontier = [iri]
-    edge_count = [0]
-    for _ in range(depth):
-        room = limit - g.number_of_edges()
-        if not frontier or room <= 0:
-            break
-        if len(frontier) > max_frontier:
-            g.graph["truncated"] = True
-        values = " ".join(str(ox.NamedNode(n)) for n in sorted(frontier)[:max_frontier])
-        found: list[str] = []
-
-        def handle(row: Any) -> None:
-            graph_iri, p = row["g"].value, row["p"].value
-            if graph_iri in skip_graphs or p in skip_predicates:
-                return
-            # a counter: MultiDiGraph.number_of_edges() walks every node (O(n) per row)
-            if edge_count[0] >= limit:
-                g.graph["truncated"] = True
-                return
-            s, o = row["s"].value, row["o"].value
-            if not g.has_edge(s, o, key=p):
-                edge_count[0] += 1
-            for node in (s, o):
-                if node not in g:
-                    _new_node(g, node)
-                    found.append(node)  # noqa: B023 -- consumed within this hop
-            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, _local(p)),
-                       graph=graph_iri)
-
-        # VALUES inside each branch: outside, the engine evaluates the UNION over the whole
-        # store before joining (4.7 s instead of a fraction of a second at 100k triples)
-        _stream(kb, f"""SELECT ?s ?p ?o ?g WHERE {{
-            {{ VALUES ?s {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}
-            UNION {{ VALUES ?o {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}
-            FILTER(isIRI(?s) && isIRI(?o) && ?p != <{RDF_TYPE}>) }} LIMIT {room * 4}""",
-                handle)
-        frontier = found
-    _add_labels_and_types(kb, g, g.nodes)
-    return g
 
 
 # --- trade flows -----------------------------------------------------------------------------

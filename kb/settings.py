@@ -45,6 +45,12 @@ class Settings:
         "address space each query worker may use, in bytes (a query needing more is stopped "
         "with 413 and its worker replaced; 0: no cap). Holds the engine, its 256 MB stack and, "
         "for an in-memory store, a copy of the data"})
+    replica_memory_bytes: int = field(default=-1, metadata={
+        "env": "KB_REPLICA_MEMORY_BYTES", "help":
+        "memory the query workers' in-memory copies of an on-disk store may take together, "
+        "in bytes: within it they answer from memory (the disk stays the durable store), "
+        "above it from the store on disk (/health says which). 0: never; -1: a quarter of "
+        "the machine's memory"})
     query_workers_per_client: int = field(default=0, metadata={
         "env": "KB_QUERY_WORKERS_PER_CLIENT", "help":
         "queries one client (remote address) may have running or waiting at once; beyond, "

@@ -280,7 +280,12 @@ class KnowledgeBase:
                                max_result_bytes=self.settings.max_result_bytes,
                                cache_bytes=self.settings.result_cache_bytes,
                                memory_bytes=self.settings.query_memory_bytes,
-                               per_client=self.settings.query_workers_per_client)
+                               per_client=self.settings.query_workers_per_client,
+                               replica_bytes=self.settings.replica_memory_bytes)
+
+    def query_workers_status(self) -> dict[str, object] | None:
+        """Where the query workers answer from (``QueryPool.status``); None without them."""
+        return None if self._pool is None else self._pool.status()
 
     def select(self, sparql: str, **bindings: Node) -> list[Row]:
         """SELECT rows as dicts of rdflib terms (unbound variables left out)."""
@@ -454,10 +459,22 @@ class KnowledgeBase:
         return count
 
     def load(self, paths: Iterable[str | Path], **options: object):
-        """Load files or folders; see ``kb.load.load_paths``."""
-        from kb.load import load_paths
+        """Load files or folders; see ``kb.load.load_paths``. A table named with its CSVW
+        metadata beside it (``x.csv`` and ``x.csv-metadata.json``) is imported with that
+        mapping (``kb.imports``), after the RDF files."""
+        from kb.imports import import_table, metadata_beside
+        from kb.load import FileLoad, load_paths
 
-        return load_paths(self, paths, **options)  # type: ignore[arg-type]
+        paths = list(paths)
+        tables = [Path(p) for p in paths if Path(p).is_file() and metadata_beside(Path(p))
+                  and options.get("format") is None]
+        rest = [p for p in paths if Path(p) not in tables]
+        report = load_paths(self, rest, **options) if rest else load_paths(self, [])  # type: ignore[arg-type]
+        for table in tables:
+            done = import_table(self, table, metadata_beside(table),  # type: ignore[arg-type]
+                                graph=options.get("graph"))  # type: ignore[arg-type]
+            report.files.append(FileLoad(table, "CSVW", {done.graph: done.triples}))
+        return report
 
 
 def _dataset(scan: safety.SparqlScan, default_graph: list[str] | None,

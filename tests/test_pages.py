@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
+import tempfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -305,3 +308,97 @@ def test_a_browser_asking_sparql_gets_a_page_with_the_data_as_text(server: str) 
     assert "<img src=x" not in r.text and "&lt;img src=x onerror=alert(1)&gt;" in r.text
     r = httpx.get(f"{server}/sparql", headers=html, params={"query": "ASK { ?s ?p ?o }"})
     assert '<p class="boolean">yes</p>' in r.text
+
+
+#: Where the query page's screenshot goes (a test artefact, outside the repository).
+QUERY_SCREENSHOT = Path(tempfile.gettempdir()) / "medsupply-kb" / "query-page.png"
+COUNTRY_NAMES = ("SELECT ?name (STRLEN(?name) AS ?length) WHERE {\n"
+                 "  ?c a ms:Country ; rdfs:label ?name FILTER(LANG(?name) = \"en\")\n}")
+
+
+def shown_rows(p) -> list[list[str]]:
+    return p.evaluate("Array.from(document.querySelectorAll('#results tbody tr'))"
+                      ".map(tr => Array.from(tr.cells).map(td => td.textContent))")
+
+
+def test_results_sort_filter_and_page_and_the_query_has_a_permalink_and_a_history(
+        server: str, page) -> None:
+    p, log = page
+    p.goto(server)
+    p.evaluate("localStorage.clear()")
+    p.reload()
+    set_query(p, COUNTRY_NAMES)
+    p.click("button[type=submit]")
+    p.wait_for_selector("#results tbody tr")
+    total = int(p.text_content("#status").split()[0])
+    assert total > 200  # every ISO country: more than two pages of 100
+    assert p.text_content("#page-where") == f"rows 1–100 of {total}, page 1 of 3"
+    assert len(shown_rows(p)) == 100
+    # sort: a click on a header sorts by it (numbers as numbers), a second click reverses
+    p.click("#results th:nth-child(2) button")
+    lengths = [int(r[1].split("^^")[0]) for r in shown_rows(p)]
+    assert lengths == sorted(lengths) and lengths[0] <= 5  # "4" before "10"
+    assert p.get_attribute("#results th:nth-child(2)", "aria-sort") == "ascending"
+    p.click("#results th:nth-child(2) button")
+    descending = [int(r[1].split("^^")[0]) for r in shown_rows(p)]
+    assert descending == sorted(descending, reverse=True) and descending[0] > 20
+    p.click("#results th:nth-child(1) button")
+    names = [r[0] for r in shown_rows(p)]
+    assert names[0][0] in "AÅ" and names[-1][0] not in "AÅ"
+    # pages: the next one, a size of 25
+    p.click("#page-next")
+    assert p.text_content("#page-where") == f"rows 101–200 of {total}, page 2 of 3"
+    assert shown_rows(p)[0][0] not in names
+    p.select_option("#page-size", "25")
+    assert len(shown_rows(p)) == 25 and p.text_content("#page-where").startswith("rows 1–25 ")
+    # filter: only the rows with the text (any case), the count said
+    p.fill("#result-filter", "REPUBLIC")
+    rows = shown_rows(p)
+    assert rows and all("republic" in r[0].lower() for r in rows)
+    assert p.text_content("#result-count").endswith(f"of {total} rows match")
+    p.fill("#result-filter", "no such country")
+    assert shown_rows(p) == [] and p.text_content("#page-where") == "no rows"
+    QUERY_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    p.fill("#result-filter", "land")
+    p.screenshot(path=str(QUERY_SCREENSHOT), full_page=True)
+    assert QUERY_SCREENSHOT.stat().st_size > 10_000
+    # the permalink: the page's address, and the copy-link box
+    link = p.input_value("#permalink")
+    assert link == p.url and "/?query=" in link and "PREFIX" not in link
+    # a second query: the history lists both, the latest first
+    set_query(p, "SELECT (COUNT(*) AS ?n) WHERE { ?s a ms:Recall }")
+    p.click("button[type=submit]")
+    p.wait_for_selector("#results tbody tr")
+    assert p.text_content("#history-count") == "2"
+    assert_clean(log)
+
+    # the permalink in a fresh page: the query restored and run; the history is there
+    fresh = p.context.new_page()
+    errors: list[str] = []
+    fresh.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    fresh.on("pageerror", lambda e: errors.append(str(e)))
+    fresh.goto(link)
+    fresh.wait_for_selector("#results tbody tr")
+    assert editor_value(fresh) == COUNTRY_NAMES
+    assert int(fresh.text_content("#status").split()[0]) == total
+    history = fresh.locator("#history-list .history-query")
+    assert history.count() == 2  # the permalink's query was run again: first, not twice
+    assert history.nth(0).get_attribute("title") == COUNTRY_NAMES
+    assert "Recall" in history.nth(1).get_attribute("title")
+    fresh.click("#history summary")
+    history.nth(1).click()  # a click restores that query in the editor
+    assert editor_value(fresh) == "SELECT (COUNT(*) AS ?n) WHERE { ?s a ms:Recall }"
+    fresh.click("#history-clear")
+    assert history.count() == 0 and fresh.text_content("#history-count") == "0"
+    assert fresh.evaluate("localStorage.getItem('medsupply-kb.query-history')") == "[]"
+    assert errors == []
+    fresh.close()
+
+
+def test_a_permalink_fills_the_editor_without_scripts_too(server: str) -> None:
+    query = 'SELECT * WHERE { ?s ?p "</textarea><script>alert(1)</script>" }'
+    r = httpx.get(server, params={"query": query})
+    assert r.status_code == 200
+    assert "<script>alert(1)" not in r.text
+    m = re.search(r'<textarea id="query"[^>]*>(.*?)</textarea>', r.text, re.S)
+    assert m is not None and html.unescape(m.group(1)) == query

@@ -9,6 +9,7 @@ import pytest
 from kb import InvalidParameter, KnowledgeBase, NotFound
 from kb import projections as p
 from kb.bundled import load_bundled
+from kb.neighbourhood import neighbourhood
 from tests.conftest import DATA
 
 EX = "http://example.org/"
@@ -32,25 +33,33 @@ def bundled() -> Iterator[KnowledgeBase]:
 
 
 def test_neighbourhood_by_depth(groups_kb: KnowledgeBase) -> None:
-    one = p.neighbourhood(groups_kb, f"{EX}a", 1)
+    one = neighbourhood(groups_kb, f"{EX}a", 1)
     assert sorted(one.nodes) == [f"{EX}{n}" for n in "abcg"]
     assert one.nodes[f"{EX}a"]["label"] == "A"
-    two = p.neighbourhood(groups_kb, f"{EX}a", 2)
+    two = neighbourhood(groups_kb, f"{EX}a", 2)
     assert sorted(two.nodes) == [f"{EX}{n}" for n in "abcdg"]  # d through the bridge
-    three = p.neighbourhood(groups_kb, f"{EX}a", 3)
+    three = neighbourhood(groups_kb, f"{EX}a", 3)
     assert sorted(three.nodes) == [f"{EX}{n}" for n in "abcdefg"]
-    assert not three.graph["truncated"]
-    capped = p.neighbourhood(groups_kb, f"{EX}a", 3, limit=2)
-    assert capped.number_of_edges() == 2 and capped.graph["truncated"]
+    assert not any(d.get("more") for _, d in three.nodes(data=True))
 
 
 def test_neighbourhood_rejects_bad_input(groups_kb: KnowledgeBase) -> None:
     with pytest.raises(NotFound, match="nobody"):
-        p.neighbourhood(groups_kb, f"{EX}nobody")
+        neighbourhood(groups_kb, f"{EX}nobody")
     with pytest.raises(InvalidParameter, match="depth"):
-        p.neighbourhood(groups_kb, f"{EX}a", 4)
-    with pytest.raises(InvalidParameter, match="limit"):
-        p.neighbourhood(groups_kb, f"{EX}a", 1, limit=0)
+        neighbourhood(groups_kb, f"{EX}a", 4)
+    with pytest.raises(InvalidParameter, match="iri"):
+        neighbourhood(groups_kb, "not an iri")
+
+
+def test_neighbourhood_leaves_out_what_the_entity_graph_leaves_out(bundled: KnowledgeBase) -> None:
+    """The neighbourhood's links are the entity projection's (no ontology, reference graphs,
+    provenance or hub links): its nodes within 2 hops are networkx's ego graph of it."""
+    import networkx as nx
+
+    nl = f"{ID}country/NL"
+    ego = nx.ego_graph(p.entity_graph(bundled), nl, radius=2, undirected=True)
+    assert set(neighbourhood(bundled, nl, 2).nodes) == set(ego.nodes)
 
 
 def test_entity_graph_restricts_to_graphs_and_classes(bundled: KnowledgeBase) -> None:

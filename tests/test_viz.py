@@ -92,7 +92,7 @@ def test_data_reaches_the_page_as_escaped_json_only(bundled_kb) -> None:
     # anywhere in our script
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page_html)
     assert not re.search(r"cdnjs|jsdelivr|unpkg|<link\b", page_html)
-    assert "innerHTML" not in (Path(viz.__file__).parent / "viz_assets" / "view.js").read_text()
+    assert "innerHTML" not in (viz.ASSETS / "view.js").read_text()
 
 
 def test_the_policy_allows_exactly_the_inline_scripts_and_styles(bundled_kb) -> None:
@@ -362,7 +362,8 @@ def test_cli_writes_every_view_and_each_opens_offline(page, tmp_path: Path) -> N
 def test_folding_never_draws_more_than_the_cap_and_loses_nothing(seed: int) -> None:
     import random
 
-    from kb.viz import _fold, _scores
+    from kb.viz.fold import fold as _fold
+    from kb.viz.fold import scores as _scores
 
     rng = random.Random(seed)
     n, cap = rng.randint(1, 400), rng.randint(10, 120)
@@ -412,3 +413,105 @@ def test_markup_is_text_in_the_other_views_too(server: str, page, path: str, par
     assert IMG in labels and (HREF in labels or SCRIPT in labels)
     assert p.evaluate("document.querySelectorAll('img, iframe, a[href^=javascript]').length") == 0
     assert log.dialogs == [] and log.page_errors == [] and log.console_errors == []
+
+
+# --- a readable entity view: clusters, hub labels, a legend with no colour twice -------------
+
+CN = f"{ID}country/CN"
+#: Where the readable China view's screenshot goes (a test artefact, outside the repository).
+CN_SCREENSHOT = Path(tempfile.gettempdir()) / "medsupply-kb" / "entity-view-cn-depth-2.png"
+
+
+def labelled_at_first(data: dict) -> list[str]:
+    """The labels a page draws at first: its labelled nodes not gathered into a cluster, its
+    cluster nodes and its "N more" nodes."""
+    gathered = {m for c in data["clusters"] for m in c["members"]}
+    labels = [data["nodes"][n]["label"] for n in data["visible"]
+              if n not in gathered and "label" in data["nodes"][n]]
+    return labels + [c["label"] for c in data["clusters"]] + ["more"] * (
+        expected_drawn(data) - len(data["visible"]))
+
+
+def test_china_at_depth_2_is_readable(bundled_kb) -> None:
+    data = view_data(viz.entity_view(bundled_kb, CN, 2))
+    drawn_nodes = set(data["visible"])
+    # the leaves of one class around one node are one cluster node, with their count
+    assert data["clusters"], "no cluster"
+    for c in data["clusters"]:
+        assert len(c["members"]) >= 2 and c["label"].startswith(f"{len(c['members'])} × ")
+        assert all(data["nodes"][m]["cls"] == c["cls"] for m in c["members"])
+        assert set(c["members"]) <= drawn_nodes and c["parent"] in drawn_nodes
+    # labels for the hubs only, and few of them; every node keeps its name for hover/search
+    labels = labelled_at_first(data)
+    assert len(labels) <= 30 < len(drawn_nodes)
+    assert "label" in data["nodes"][CN] and data["nodes"][CN]["label"] == "China"
+    assert all(n["name"] and n["name"].rstrip("…") in n["title"] for n in data["nodes"].values())
+    # the legend: one colour per entry, none twice, and the nodes coloured by it
+    colours = [c["colour"] for c in data["classes"]]
+    assert len(colours) == len(set(colours)) >= 5
+    by_class = {c["key"]: c["colour"] for c in data["classes"]}
+    assert all(n["group"] == n["cls"] and by_class[n["cls"]] in json.dumps(n["color"])
+               for n in data["nodes"].values())
+    assert data["options"]["groups"] == {k: {"color": v} for k, v in by_class.items()}
+
+
+def test_a_legend_never_repeats_a_colour() -> None:
+    """More classes than the palette has colours: the rest share one "other" entry."""
+    g = nx.MultiDiGraph()
+    for i in range(40):
+        n = f"http://example.org/n{i}"
+        g.add_node(n, label=f"n{i}", types=[f"http://example.org/C{i % 30}"] if i < 35 else [],
+                   graphs=[])
+        g.add_edge("http://example.org/n0", n, key="p", label="p")
+    data = view_data(render(g, title="many classes"))
+    colours = [c["colour"] for c in data["classes"]]
+    assert len(colours) == len(set(colours)) == len(viz.drawing.PALETTE) + 1
+    assert data["classes"][-1]["label"] == "(other classes)"
+    assert sum(c["count"] for c in data["classes"]) == 40
+
+
+def test_the_entity_view_and_the_ego_report_agree(server: str) -> None:
+    """/viz/entity draws the neighbourhood /analytics/ego lists (kb.neighbourhood, one
+    function): the same entities for the same IRI and depth."""
+    for iri in (CN, f"{ID}country/NL", f"{ID}country/ES"):
+        for depth in (1, 2):
+            data = view_data(httpx.get(f"{server}/viz/entity",
+                                       params={"iri": iri, "depth": depth}).text)
+            rows = httpx.get(f"{server}/analytics/ego", params={"iri": iri, "radius": depth},
+                             headers={"accept": "application/json"}).json()
+            listed = {r["subject"] for r in rows} | {r["object"] for r in rows}
+            assert listed == set(data["nodes"]), (iri, depth)
+
+
+def test_china_at_depth_2_in_the_browser(server: str, page) -> None:
+    p, log = page
+    p.goto(f"{server}/viz/entity?iri={CN}&depth=2")
+    drawn(p)
+    shown = p.evaluate("""() => { const b = window.kbNetwork.body;
+        return b.nodeIndices.map(id => b.nodes[id]).filter(n => !n.options.hidden)
+          .map(n => ({id: n.id, label: n.options.label || null, cluster: !!n.isCluster})); }""")
+    labelled = [n for n in shown if n["label"]]
+    clusters = [n for n in shown if n["cluster"]]
+    assert clusters and len(labelled) <= 30 < len(shown)
+    assert any(n["label"] == "China" for n in shown)
+    # the legend as drawn: no colour twice
+    swatches = p.evaluate("Array.from(document.querySelectorAll('#kb-classes .kb-swatch'))"
+                          ".map(s => getComputedStyle(s).backgroundColor)")
+    assert len(swatches) == len(set(swatches)) >= 5
+    CN_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(CN_SCREENSHOT))
+    assert CN_SCREENSHOT.stat().st_size > 10_000
+    # a click opens a cluster: its members are drawn, each unlabelled until hovered
+    first = clusters[0]["id"]
+    p.evaluate(f"window.kbNetwork.emit('click', {{nodes: ['{first}']}})")
+    assert not p.evaluate(f"window.kbView.closed.has('{first}')")
+    assert p.evaluate(f"window.kbNetwork.body.nodes['{first}'] === undefined")
+    # search finds a node inside a cluster, and opens it
+    member = p.evaluate("Object.keys(window.kbView.clusters).find(m => "
+                        "window.kbView.closed.has(window.kbView.clusters[m]))")
+    p.fill("#kb-q", member)
+    p.press("#kb-q", "Enter")
+    assert p.locator("#kb-details-text").text_content().find(member) >= 0
+    assert not p.evaluate("id => window.kbView.closed.has(window.kbView.clusters[id])", member)
+    assert p.evaluate("id => window.kbNetwork.getSelectedNodes()", member) == [member]
+    assert log.console_errors == [] and log.page_errors == [] and log.off_host == []

@@ -108,3 +108,15 @@ def test_kb_serve_from_another_folder_validates_and_compacts(installed: Path, tm
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
+
+
+def test_the_wheel_ships_the_import_mappings(installed: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    loaded = run(installed, "--store", str(store), "load", str(ROOT / "data" / "reference"),
+                 cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    dry = run(installed, "--store", str(store), "import", "--dry-run", "--mapping",
+              "trade-statistics", str(ROOT / "data" / "examples" / "comtrade-masks.csv"),
+              cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "Would import 3 of 3 row(s)" in dry.stderr

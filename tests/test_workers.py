@@ -251,8 +251,8 @@ def _swallow_kb(kb: KnowledgeBase, sparql: str, client: str) -> Exception | None
 
 
 def test_a_slow_answer_of_an_older_generation_keeps_the_newer_cache() -> None:
+    from kb.result_cache import ResultCache as _ResultCache
     from kb.store import Result
-    from kb.workers import _ResultCache
 
     cache = _ResultCache(1024 * 1024)
     fresh = Result("ask", __import__("pyoxigraph").QueryResultsFormat.JSON, b"new")

@@ -91,15 +91,18 @@ def ontology_terms() -> list[dict[str, str]]:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def index(request: Request, kb: KB, settings: SettingsDep) -> HTMLResponse:
-    """The query page: an editor, the competency questions as examples, results, downloads."""
+async def index(request: Request, kb: KB, settings: SettingsDep,
+                query: str | None = None) -> HTMLResponse:
+    """The query page: an editor, the competency questions as examples, results, downloads.
+    ``query``: the permalink of a query (``/?query=…``), put in the editor (and run by the
+    page's script)."""
     stats = await run_in_threadpool(kb.stats)
     terms = await run_in_threadpool(ontology_terms)
     data = {"prefixes": sparql_prefixes(), "prefix_map": PREFIXES, "terms": terms,
             "examples": _examples(), "max_rows": settings.max_rows}
     return templates.TemplateResponse(request, "index.html", {
-        "data": data, "example": EXAMPLE, "triples": f"{stats.triples:,}",
-        "graphs": len(stats.graphs)}, headers=_headers())
+        "data": data, "example": EXAMPLE if query is None else query,
+        "triples": f"{stats.triples:,}", "graphs": len(stats.graphs)}, headers=_headers())
 
 
 RESOURCE_OFFERS = ["text/html", "text/turtle", "application/ld+json", "application/n-triples",

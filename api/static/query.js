@@ -2,6 +2,12 @@
 // with textContent, never as markup; only http(s) IRIs become links. The editor is
 // CodeMirror 5 with its SPARQL mode (vendored) over the form's textarea, which stays the
 // plain fallback when scripts do not run (the form then sends the query to /sparql as is).
+// The results table sorts (a click on a column's header), filters (a text box) and pages,
+// all in the browser over the rows already received (the server's row cap stays). The
+// address of the page is the query's permalink (/?query=…; opening it fills the editor and
+// runs the query), and the last queries run are kept in this browser (localStorage).
+// YASGUI is not vendored: its bundle compiles code at run time (new Function), which the
+// page's Content-Security-Policy (no 'unsafe-eval') forbids.
 (function () {
   "use strict";
   var page = JSON.parse(document.getElementById("page-data").textContent);
@@ -160,17 +166,126 @@
     }
     return td;
   }
+  // --- the results table: sort, filter, pages --------------------------------------------
+  var PAGE_SIZES = [25, 100, 500], PAGE_SIZE = 100;
+  var XSD = "http://www.w3.org/2001/XMLSchema#";
+  var NUMERIC = ["integer", "decimal", "double", "float", "int", "long", "short", "byte",
+                 "nonNegativeInteger", "positiveInteger", "negativeInteger",
+                 "nonPositiveInteger", "unsignedInt", "unsignedLong"].map(function (t) { return XSD + t; });
+  var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+  // The text a term is shown and searched by (its short form and its whole value).
+  function termText(term) {
+    if (!term) { return ""; }
+    if (term.type === "uri") { return (shorten(term.value) || "") + " " + term.value; }
+    return term.value + (term["xml:lang"] ? " @" + term["xml:lang"] : "");
+  }
+  function sortKey(term) {
+    if (!term) { return null; }
+    if (term.type === "literal" && NUMERIC.indexOf(term.datatype) >= 0 && isFinite(Number(term.value))) {
+      return Number(term.value);
+    }
+    return term.type === "uri" ? (shorten(term.value) || term.value) : term.value;
+  }
+  function compare(a, b) {  // unbound last; numbers before text, in order
+    if (a === null || b === null) { return a === null ? (b === null ? 0 : 1) : -1; }
+    if (typeof a === "number" && typeof b === "number") { return a - b; }
+    if (typeof a === "number" || typeof b === "number") { return typeof a === "number" ? -1 : 1; }
+    return collator.compare(a, b);
+  }
+  var view = null;  // {vars, rows, sortVar, descending, filter, page, size}
   function table(vars, rows) {
-    var t = el("table"), head = el("tr"), body = el("tbody");
-    vars.forEach(function (v) { head.appendChild(el("th", v)); });
-    t.appendChild(el("thead")).appendChild(head);
-    rows.forEach(function (row) {
-      var tr = el("tr");
-      vars.forEach(function (v) { tr.appendChild(cell(row[v])); });
-      body.appendChild(tr);
+    view = {vars: vars, rows: rows, sortVar: null, descending: false, filter: "", page: 0,
+            size: PAGE_SIZE};
+    var box = el("div", null, "result-view");
+    var tools = el("div", null, "row result-tools");
+    var filter = el("input");
+    filter.type = "search";
+    filter.id = "result-filter";
+    filter.placeholder = "Filter the rows";
+    filter.setAttribute("aria-label", "Filter the rows");
+    filter.addEventListener("input", function () { view.filter = filter.value; view.page = 0; draw(); });
+    var size = el("select");
+    size.id = "page-size";
+    size.setAttribute("aria-label", "Rows per page");
+    PAGE_SIZES.forEach(function (n) {
+      var o = el("option", n + " a page");
+      o.value = String(n);
+      size.appendChild(o);
     });
+    size.value = String(PAGE_SIZE);
+    size.addEventListener("change", function () { view.size = Number(size.value); view.page = 0; draw(); });
+    var shown = el("span", null, "result-count");
+    shown.id = "result-count";
+    tools.appendChild(filter);
+    tools.appendChild(size);
+    tools.appendChild(shown);
+    var t = el("table"), head = el("tr"), body = el("tbody");
+    vars.forEach(function (v) {
+      var th = el("th"), button = el("button", v, "sort");
+      button.type = "button";
+      button.title = "Sort by " + v;
+      button.addEventListener("click", function () {
+        if (view.sortVar === v) { view.descending = !view.descending; } else { view.sortVar = v; view.descending = false; }
+        view.page = 0;
+        draw();
+      });
+      th.appendChild(button);
+      head.appendChild(th);
+    });
+    t.appendChild(el("thead")).appendChild(head);
     t.appendChild(body);
-    return t;
+    var pager = el("div", null, "row pager");
+    pager.id = "pager";
+    var prev = el("button", "‹ Previous"), next = el("button", "Next ›"), where = el("span");
+    prev.type = next.type = "button";
+    prev.id = "page-prev";
+    next.id = "page-next";
+    where.id = "page-where";
+    prev.addEventListener("click", function () { view.page -= 1; draw(); });
+    next.addEventListener("click", function () { view.page += 1; draw(); });
+    pager.appendChild(prev);
+    pager.appendChild(where);
+    pager.appendChild(next);
+    box.appendChild(tools);
+    box.appendChild(t);
+    box.appendChild(pager);
+
+    function draw() {
+      var needle = view.filter.trim().toLowerCase();
+      var kept = !needle ? view.rows : view.rows.filter(function (row) {
+        return vars.some(function (v) { return termText(row[v]).toLowerCase().indexOf(needle) >= 0; });
+      });
+      if (view.sortVar !== null) {
+        var v = view.sortVar, sign = view.descending ? -1 : 1;
+        kept = kept.map(function (row, i) { return {row: row, key: sortKey(row[v]), i: i}; })
+          .sort(function (a, b) {
+            if (a.key === null || b.key === null) { return compare(a.key, b.key) || a.i - b.i; }
+            return sign * compare(a.key, b.key) || a.i - b.i;
+          })
+          .map(function (x) { return x.row; });
+      }
+      var pages = Math.max(1, Math.ceil(kept.length / view.size));
+      view.page = Math.max(0, Math.min(view.page, pages - 1));
+      var first = view.page * view.size;
+      body.replaceChildren();
+      kept.slice(first, first + view.size).forEach(function (row) {
+        var tr = el("tr");
+        vars.forEach(function (name) { tr.appendChild(cell(row[name])); });
+        body.appendChild(tr);
+      });
+      Array.prototype.forEach.call(head.children, function (th, i) {
+        var state = vars[i] !== view.sortVar ? "none" : (view.descending ? "descending" : "ascending");
+        th.setAttribute("aria-sort", state);
+      });
+      shown.textContent = needle ? kept.length + " of " + view.rows.length + " rows match" : "";
+      where.textContent = kept.length ? "rows " + (first + 1) + "–" + Math.min(first + view.size, kept.length) +
+        " of " + kept.length + ", page " + (view.page + 1) + " of " + pages : "no rows";
+      prev.disabled = view.page === 0;
+      next.disabled = view.page >= pages - 1;
+      pager.hidden = pages === 1;
+    }
+    draw();
+    return box;
   }
   function capped(rows, what) {
     status.textContent = rows.length + " " + what;
@@ -263,6 +378,8 @@
     var own = getQuery(), added = missingDeclarations(own, false);
     var query = added.join("") + own;
     unmark();
+    permalink(own);
+    remember(own);
     status.textContent = "Running…";
     status.className = "";
     results.replaceChildren();
@@ -308,4 +425,82 @@
         if (cm && line && line <= cm.lineCount()) { markError(line - 1, error.column, message); }
       });
   });
+
+  // --- the permalink -------------------------------------------------------------------
+  // The page's address is the query's permalink: /?query=… (the query as typed, without the
+  // prefixes added for it). Opening it fills the editor and runs the query.
+  var linkBox = document.getElementById("permalink");
+  function linkTo(query) {
+    return window.location.origin + "/?query=" + encodeURIComponent(query);
+  }
+  function permalink(query) {
+    var url = linkTo(query);
+    window.history.replaceState(null, "", url);
+    linkBox.value = url;
+  }
+  document.getElementById("query-tools").hidden = false;
+  linkBox.value = linkTo(getQuery());
+  document.getElementById("copy-link").addEventListener("click", function () {
+    var url = linkTo(getQuery()), said = document.getElementById("copied");
+    linkBox.value = url;
+    function copied() { said.textContent = "Link copied."; }
+    function select() { linkBox.focus(); linkBox.select(); said.textContent = "Copy the selected link."; }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(url).then(copied, select);
+    } else {
+      select();
+    }
+  });
+
+  // --- the history of recent queries (this browser only) ------------------------------
+  var HISTORY = "medsupply-kb.query-history", HISTORY_MAX = 30;
+  var historyBox = document.getElementById("history");
+  var historyList = document.getElementById("history-list");
+  function recent() {
+    try {
+      var list = JSON.parse(window.localStorage.getItem(HISTORY) || "[]");
+      return Array.isArray(list) ? list.filter(function (h) { return h && typeof h.query === "string"; }) : [];
+    } catch (e) {
+      return [];
+    }
+  }
+  function store(list) {
+    try { window.localStorage.setItem(HISTORY, JSON.stringify(list)); } catch (e) { /* storage off or full */ }
+    showHistory();
+  }
+  function remember(query) {
+    if (!query.trim()) { return; }
+    var list = recent().filter(function (h) { return h.query !== query; });
+    list.unshift({query: query, at: new Date().toISOString()});
+    store(list.slice(0, HISTORY_MAX));
+  }
+  function showHistory() {
+    var list = recent();
+    historyList.replaceChildren();
+    list.forEach(function (h) {
+      var li = el("li"), button = el("button", h.query.replace(/\s+/g, " ").trim().slice(0, 140), "history-query");
+      button.type = "button";
+      button.title = h.query;
+      button.addEventListener("click", function () {
+        setQuery(h.query);
+        linkBox.value = linkTo(h.query);
+      });
+      li.appendChild(button);
+      li.appendChild(el("small", " " + h.at.slice(0, 16).replace("T", " ")));
+      historyList.appendChild(li);
+    });
+    document.getElementById("history-count").textContent = String(list.length);
+    historyBox.hidden = false;
+  }
+  document.getElementById("history-clear").addEventListener("click", function () { store([]); });
+  showHistory();
+
+  // a permalink opened: its query is in the editor (the server put it there); run it
+  // (or a link of the form #query=…, which the server never sees: the editor is filled here)
+  var hash = /^#query=(.*)$/.exec(window.location.hash);
+  if (hash) {
+    try { setQuery(decodeURIComponent(hash[1])); run(); } catch (e) { status.textContent = "The link's query is not readable."; }
+  } else if (new URLSearchParams(window.location.search).has("query")) {
+    run();
+  }
 })();

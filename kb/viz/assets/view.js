@@ -18,7 +18,7 @@
   var visibleSet = new Set(data.nodes.map(function (n) { return n.id; }));
   var hiddenClasses = new Set();
   var hiddenGraphs = new Set();
-  var edgeLabels = true;
+  var edgeLabels = view.edgeLabels !== false;
   var memberOf = {};
   Object.keys(folds).forEach(function (key) {
     folds[key].members.forEach(function (m) { memberOf[m] = key; });
@@ -122,8 +122,37 @@
 
   var container = document.getElementById("kb-graph");
   var network = new vis.Network(container, { nodes: nodes, edges: edges }, data.options);
+  // the leaves of one class around one node, gathered by vis-network's clustering into one
+  // node with their count (a click opens it)
+  var clusterOf = {};
+  var closed = new Set();  // the cluster nodes not opened yet (vis-network's isCluster logs an
+  // error for a cluster node that was opened, and so no longer exists)
+  (view.clusters || []).forEach(function (c) {
+    closed.add(c.id);
+    var members = new Set(c.members);
+    c.members.forEach(function (m) { clusterOf[m] = c.id; });
+    network.cluster({
+      joinCondition: function (n) { return members.has(n.id); },
+      clusterNodeProperties: {
+        id: c.id, label: c.label, shape: "diamond", value: c.members.length + 1,
+        color: c.colour, group: c.cls, kbCluster: true, borderWidth: 2,
+        title: c.label + "\n" + c.members.slice(0, 12).map(function (m) { return byId[m].name; }).join("\n") +
+               (c.members.length > 12 ? "\n…" : "") + "\nclick to open"
+      }
+    });
+  });
+  function openCluster(id) {
+    if (!closed.has(id)) { return false; }
+    closed.delete(id);
+    network.openCluster(id);
+    status();
+    return true;
+  }
+  function openClusterOf(id) {
+    if (clusterOf[id]) { openCluster(clusterOf[id]); }
+  }
   var api = { view: view, nodes: nodes, edges: edges, network: network, stable: false,
-              stableAt: null, expand: expand, find: find };
+              stableAt: null, expand: expand, find: find, clusters: clusterOf, closed: closed };
   window.kbView = api;
   window.kbNetwork = network;
   window.kbStable = false;
@@ -150,6 +179,7 @@
     var drawn = nodes.get({ filter: function (n) { return n.kbFold === undefined; } }).length;
     text("kb-status", fmt(drawn) + " of " + fmt(Object.keys(byId).length) +
          " nodes drawn; " + fmt(edges.length) + " links" +
+         (closed.size ? "; " + fmt(closed.size) + " clusters (click one to open it)" : "") +
          (api.stable ? "" : "; laying out…"));
   }
   status();
@@ -202,13 +232,14 @@
     var q = String(query || "").trim().toLowerCase();
     if (!q) { return null; }
     var ids = Object.keys(byId);
-    var exact = ids.filter(function (id) { return byId[id].label.toLowerCase() === q || id.toLowerCase() === q; });
+    var exact = ids.filter(function (id) { return byId[id].name.toLowerCase() === q || id.toLowerCase() === q; });
     var some = exact.length ? exact : ids.filter(function (id) {
-      return byId[id].label.toLowerCase().indexOf(q) >= 0 || id.toLowerCase().indexOf(q) >= 0;
+      return byId[id].name.toLowerCase().indexOf(q) >= 0 || id.toLowerCase().indexOf(q) >= 0;
     });
     if (!some.length) { text("kb-found", "No node matches."); return null; }
     var id = some[0];
     reveal(id);
+    openClusterOf(id);
     var n = nodes.get(id);
     if (n && n.hidden) { text("kb-found", "Found, but hidden by a filter."); return id; }
     network.selectNodes([id]);
@@ -223,7 +254,7 @@
     var d = byId[id];
     if (!d) { return; }
     document.getElementById("kb-details").hidden = false;
-    text("kb-details-label", d.label);
+    text("kb-details-label", d.name);
     text("kb-details-text", d.title);
     var open = document.getElementById("kb-details-open");
     if (d.href) {
@@ -236,6 +267,7 @@
 
   network.on("click", function (p) {
     if (!p.nodes.length) { return; }
+    if (openCluster(p.nodes[0])) { return; }
     var n = nodes.get(p.nodes[0]);
     if (!n) { return; }
     if (n.kbFold !== undefined) { expand(n.kbFold); return; }
@@ -248,7 +280,7 @@
   var names = document.getElementById("kb-names");
   Object.keys(byId).slice(0, 3000).forEach(function (id) {
     var o = document.createElement("option");
-    o.value = byId[id].label;
+    o.value = byId[id].name;
     names.appendChild(o);
   });
   document.getElementById("kb-search").addEventListener("submit", function (ev) {
@@ -297,6 +329,7 @@
     document.getElementById("kb-graphs-box").hidden = true;
   }
 
+  document.getElementById("kb-edge-labels").checked = edgeLabels;
   document.getElementById("kb-edge-labels").addEventListener("change", function (ev) {
     edgeLabels = ev.target.checked;
     edges.update(edges.get({ filter: function (e) { return byEdge[e.id] !== undefined; } })
