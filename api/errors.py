@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -52,6 +54,10 @@ STATUS_FOR: list[tuple[type[errors.KbError], int]] = [
 ]
 
 
+#: Seconds a 429 (a client over its share of the query workers) is held before it is sent.
+TOO_MANY_DELAY = 1.0
+
+
 def status_for(exc: errors.KbError) -> int:
     for cls, status in STATUS_FOR:
         if isinstance(exc, cls):
@@ -78,6 +84,10 @@ async def kb_error_handler(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     if isinstance(exc, errors.TooManyQueries):
         headers = {"Retry-After": str(exc.retry_after)}
+        # Held a moment before it is sent (nothing waits but a timer): a client over its
+        # share that asks again at once would otherwise spin, and spend the event loop's
+        # time, which the other clients' answers need, on refusals.
+        await asyncio.sleep(TOO_MANY_DELAY)
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="medsupply-kb"'}
     return JSONResponse(error_body(exc, status), status_code=status, headers=headers)

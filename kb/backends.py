@@ -257,6 +257,11 @@ def _change(before: str | None, replaced: list[str], quads: list[ox.Quad]) -> st
 DROPS_ONLY = re.compile(r"(\s*DROP\s+(SILENT\s+)?GRAPH\s*<[^<>]*>\s*;?)+\s*", re.IGNORECASE)
 
 
+def rewritten(update: str, prefixes: Mapping[str, str] | None = None) -> str:
+    """``update`` as ``OxigraphBackend.update`` runs it: prefixes declared, union kept."""
+    return keep_union(declare_prefixes_of(update, prefixes))
+
+
 def keep_union(update: str) -> str:
     """``update`` rewritten to keep the union (``kb.union``)."""
     try:

@@ -34,9 +34,10 @@ import pyoxigraph as ox
 from kb import safety
 from kb.bundled import CONTEXT_FILE, ONTOLOGY_FILE, SHAPES_FILE
 from kb.engine import run_in_engine_thread
-from kb.errors import LoadError
+from kb.errors import LoadError, QueryError, QueryTimeout, ResultTooLarge
 from kb.formats import EXTENSIONS, rdf_format
 from kb.namespaces import GRAPH, ID, LOADS_GRAPH, ONTOLOGY_GRAPH, PREFIXES
+from kb.settings import Settings
 
 XSD = PREFIXES["xsd"]
 DCTERMS = PREFIXES["dcterms"]
@@ -103,6 +104,7 @@ class _Plan:
     previous_graphs: list[str]
     report: FileLoad
     data: bytes | None = None  # pre-read input (RDF/XML and JSON-LD are checked in memory)
+    parsed_as: ox.RdfFormat | None = None  # data's format, if parsed beforehand (JSON-LD)
     drop: list[str] = field(default_factory=list)  # graphs to clear before loading
     counts: Counter[str] | None = None  # triples per graph, when parsed beforehand
 
@@ -199,7 +201,7 @@ def load_paths(
         plans.append(_Plan(path, fmt, unit, target, digest, before[1] if before else [], report))
 
     for plan in plans:
-        _preflight(plan, kb.settings.allow_hosts)
+        _preflight(plan, kb.settings)
         drop = set(plan.previous_graphs)
         if graph is None and not plan.format.supports_datasets:
             drop.add(plan.graph)  # a file's own graph (or the ontology's) holds that file only
@@ -280,14 +282,36 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _preflight(plan: _Plan, allow_hosts: tuple[str, ...]) -> None:
+def _preflight(plan: _Plan, settings: Settings) -> None:
     if plan.format == ox.RdfFormat.RDF_XML:
         plan.data = plan.path.read_bytes()
         safety.check_xml(plan.data, path=str(plan.path))
     elif plan.format == ox.RdfFormat.JSON_LD:
         plan.data = safety.prepare_jsonld(
-            plan.path.read_bytes(), path=str(plan.path), allow_hosts=allow_hosts
+            plan.path.read_bytes(), path=str(plan.path), allow_hosts=settings.allow_hosts
         )
+        if settings.update_timeout:
+            plan.data = bounded_jsonld(plan.data, plan.unit, settings, str(plan.path))
+            plan.parsed_as = ox.RdfFormat.N_QUADS
+
+
+def bounded_jsonld(data: bytes, base_iri: str, settings: Settings, name: str) -> bytes:
+    """A JSON-LD document as N-Quads, parsed within ``settings.update_timeout`` and the
+    query workers' memory cap (``kb.bounded``: its cost can be quadratic in its size).
+
+    Raises:
+        LoadError: a syntax error (line, column), or the parse ran past a limit.
+    """
+    from kb.bounded import parse_bounded
+
+    try:
+        return parse_bounded(data, ox.RdfFormat.JSON_LD, base_iri=base_iri,
+                             timeout=settings.update_timeout,
+                             memory_bytes=settings.query_memory_bytes)
+    except SyntaxError as e:
+        raise LoadError(_syntax_message(e), path=name, line=e.lineno, column=e.offset) from None
+    except (QueryTimeout, ResultTooLarge, QueryError) as e:
+        raise LoadError(str(e), path=name) from None
 
 
 @contextlib.contextmanager
@@ -312,8 +336,8 @@ def _parse(plan: _Plan, progress: ProgressFactory | None) -> Iterator[ox.Quad | 
     Blank nodes get fresh identifiers: each file's blank nodes are its own."""
     try:
         with _open_input(plan, progress) as source:
-            yield from ox.parse(source, format=plan.format, base_iri=plan.unit,
-                                rename_blank_nodes=True)
+            yield from ox.parse(source, format=plan.parsed_as or plan.format,
+                                base_iri=plan.unit, rename_blank_nodes=True)
     except SyntaxError as e:
         raise _load_error(plan, e) from None
 
@@ -440,10 +464,11 @@ class _ProgressReader:
 
 def upload_quads(
     data: bytes, format: ox.RdfFormat, graph: str, *, allow_hosts: tuple[str, ...] = (),
-    name: str = "request body",
+    name: str = "request body", settings: Settings | None = None,
 ) -> list[ox.Quad]:
     """Parse an uploaded graph (bytes in a triple format) into quads of ``graph``, with the
-    same safety checks as files; blank nodes get fresh identifiers.
+    same safety checks as files; blank nodes get fresh identifiers. With ``settings``, a
+    JSON-LD document is parsed within their limits (``bounded_jsonld``).
 
     Raises:
         LoadError: a safety check refused the body, or it has a syntax error (line, column).
@@ -455,6 +480,9 @@ def upload_quads(
         safety.check_xml(data, path=name)
     elif format == ox.RdfFormat.JSON_LD:
         data = safety.prepare_jsonld(data, path=name, allow_hosts=allow_hosts)
+        if settings is not None and settings.update_timeout:
+            data = bounded_jsonld(data, graph, settings, name)
+            format = ox.RdfFormat.N_QUADS
     g = ox.NamedNode(graph)
 
     def parse() -> list[ox.Quad]:

@@ -10,16 +10,28 @@ from kb.errors import InvalidParameter, NotFound
 from kb.namespaces import local_name
 from kb.projections import LABELS, RDF_TYPE
 
-__all__ = ["describe"]
+__all__ = ["RESOURCE_ROWS", "describe", "resource_query"]
 
-RESOURCE = f"""
+#: Most statements a resource page lists (each direction is cut there first, so that a node
+#: with a million incoming links costs no more than one with 2,000).
+RESOURCE_ROWS = 2000
+
+
+def resource_query(node: ox.NamedNode) -> str:
+    """The statements about ``node`` (written by pyoxigraph: checked, never user text), in
+    both directions. Each direction is a subquery with its own LIMIT, read lazily by the
+    engine, before the OPTIONAL look-ups and the sort: the whole UNION sorted took 240 s for
+    a class with 200,000 members (now as long as a small page)."""
+    return f"""
 SELECT ?direction ?p ?other ?g ?doc ?plabel ?olabel WHERE {{
-  {{ GRAPH ?g {{ ?x ?p ?other }} BIND("out" AS ?direction) }}
-  UNION {{ GRAPH ?g {{ ?other ?p ?x }} BIND("in" AS ?direction) }}
+  {{ SELECT ?p ?other ?g ?direction WHERE {{ GRAPH ?g {{ {node} ?p ?other }}
+     BIND("out" AS ?direction) }} LIMIT {RESOURCE_ROWS} }}
+  UNION {{ SELECT ?p ?other ?g ?direction WHERE {{ GRAPH ?g {{ ?other ?p {node} }}
+     BIND("in" AS ?direction) }} LIMIT {RESOURCE_ROWS} }}
   OPTIONAL {{ ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?doc }}
   OPTIONAL {{ ?p <{LABELS[0]}> ?plabel FILTER(LANGMATCHES(LANG(?plabel), "en")) }}
   OPTIONAL {{ ?other <{LABELS[0]}>|<{LABELS[1]}> ?olabel }}
-}} ORDER BY ?direction ?p ?other ?g LIMIT 2000"""
+}} ORDER BY ?direction ?p ?other ?g LIMIT {RESOURCE_ROWS}"""
 
 
 def describe(kb, iri: str) -> dict[str, object]:
@@ -34,7 +46,7 @@ def describe(kb, iri: str) -> dict[str, object]:
         node = ox.NamedNode(iri)
     except ValueError:
         raise InvalidParameter("iri", f"{iri!r} is not a valid IRI") from None
-    rows = kb.select(RESOURCE, x=node)
+    rows = kb.select(resource_query(node))
     if not rows:
         raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
     statements, seen = [], set()

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         "comma-separated hosts that SERVICE, LOAD and remote FROM may reach (none by default)"))
     query_timeout: Seconds = Field(30.0, description=(
         "seconds a SPARQL query may run in the server before its worker is killed (503)"))
+    update_timeout: float = Field(30.0, ge=0, description=(
+        "seconds a SPARQL Update, or the parse of a JSON-LD document, may run: an update is "
+        "first rehearsed on a copy of the store in a process killed at this limit (503, "
+        "nothing changed), then applied (0: no limit, no rehearsal)"))
     query_workers: int = Field(4, ge=0, le=256, description=(
         "worker processes the server runs SPARQL queries in (0: in the server process, "
         "which cannot stop a runaway query)"))
@@ -58,7 +62,12 @@ class Settings(BaseSettings):
     query_workers_per_client: int = Field(0, ge=0, description=(
         "queries one client (remote address) may have running or waiting at once; beyond, "
         "429 with Retry-After (0: a quarter of the workers, at least one; behind a reverse "
-        "proxy every client has the proxy's address)"))
+        "proxy, list it in KB_TRUSTED_PROXIES, or every client has the proxy's address)"))
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field((), description=(
+        "comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed: the client's address, for the "
+        "fair share of query workers, is then the one the proxy saw (none by default: the "
+        "header is ignored, whoever sends it)"))
     io_timeout: Seconds = Field(30.0, description=(
         "seconds a request body may stall, or an answer wait for a client that does not "
         "read it, before the server hangs up"))
@@ -93,7 +102,7 @@ class Settings(BaseSettings):
         except ValidationError as e:
             raise _invalid(e) from None
 
-    @field_validator("allow_hosts", mode="before")
+    @field_validator("allow_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _hosts(cls, value: object) -> object:
         if isinstance(value, str):  # KB_ALLOW_HOSTS=a,b

@@ -366,6 +366,7 @@ class KnowledgeBase:
         self.check_query(sparql, kind="update")
         with self._write_lock, follow_writes(self, update=sparql):
             try:
+                self._rehearse(sparql)
                 if self.settings.validate_writes:
                     from kb.write_checks import refuse_nonconforming_write
 
@@ -385,6 +386,23 @@ class KnowledgeBase:
                 raise QueryError(f"The update failed and changed nothing: {e}") from e
             finally:
                 self.generation += 1
+
+    def _rehearse(self, sparql: str) -> None:
+        """Run the update on a copy of the store in a process killed at
+        ``settings.update_timeout`` (see ``kb.bounded``); the caller holds the write lock.
+        Not for a remote store (its server has its own limits)."""
+        from kb.bounded import matches_patterns, rehearse_update
+
+        if not self.settings.update_timeout or not self.is_local or not matches_patterns(sparql):
+            return
+        from kb.backends import rewritten
+
+        try:
+            text = rewritten(sparql, self.prefixes)
+        except (SyntaxError, QueryError):
+            return  # refused as it is: the update below says why
+        rehearse_update(self.backend, text, timeout=self.settings.update_timeout,
+                        memory_bytes=self.settings.query_memory_bytes)
 
     def write(self, quads: Iterable[ox.Quad], *, before: str | None = None,
               validate: bool | None = None) -> None:

@@ -106,15 +106,22 @@ async def resource(request: Request, kb: KB, iri: str, format: str | None = None
     wanted = RDF_FORMATS.get(format or "") or BY_MEDIA.get(
         negotiation.require(request.headers.get("accept"), RESOURCE_OFFERS))
     if wanted is not None:
+        # At most KB_MAX_ROWS statements (the engine stops there: a class with a million
+        # members costs what one with 10,000 does); X-Truncated says when more were left out.
+        limit = request.app.state.settings.max_rows
         graph = await run_in_threadpool(
             kb.construct, "CONSTRUCT { ?x ?p ?o . ?s ?q ?x } WHERE { { ?x ?p ?o } UNION "
-            "{ ?s ?q ?x } }", x=URIRef(iri))
+            f"{{ ?s ?q ?x }} }} LIMIT {limit + 1}", x=URIRef(iri))
         if len(graph) == 0:
             raise NotFound(f"Nothing in the knowledge base mentions <{iri}>", iri=iri)
+        headers = {"Vary": "Accept"}
+        if len(graph) > limit:
+            graph.remove(next(iter(graph)))
+            headers["X-Truncated"] = str(limit)
         for prefix, namespace in PREFIXES.items():
             graph.bind(prefix, namespace)
-        return Response(graph.serialize(format=wanted), media_type=MEDIA[wanted],
-                        headers={"Vary": "Accept"})
+        return await run_in_threadpool(lambda: Response(
+            graph.serialize(format=wanted), media_type=MEDIA[wanted], headers=headers))
     try:
         described = await run_in_threadpool(resources.describe, kb, iri)
         blanks = await run_in_threadpool(_blank_values, kb, iri)

@@ -98,7 +98,7 @@ async def _write(request: Request, kb: KnowledgeBase, settings, graph_param: str
     body = await request.body()
     existed = graph in await run_in_threadpool(kb.graphs)
     quads = await run_in_threadpool(upload_quads, body, fmt, graph,
-                                    allow_hosts=settings.allow_hosts)
+                                    allow_hosts=settings.allow_hosts, settings=settings)
     before = f"DROP SILENT GRAPH <{graph}>" if replace else None
     await run_in_threadpool(kb.write, quads, before=before)
     return Response(status_code=204 if existed else 201)

@@ -48,6 +48,10 @@ def serve(obj: Context, host: str, port: int, access_log: bool) -> None:
         click.echo(f"Serving {obj.settings.store} on http://{host}:{port}/", err=True)
         uvicorn.run(create_app(kb), host=host, port=port, log_level="info", access_log=access_log,
                     timeout_graceful_shutdown=5,
+                    # X-Forwarded-For from the trusted proxies only (uvicorn's own middleware;
+                    # uvicorn alone would trust 127.0.0.1, or FORWARDED_ALLOW_IPS)
+                    proxy_headers=bool(obj.settings.trusted_proxies),
+                    forwarded_allow_ips=list(obj.settings.trusted_proxies) or None,
                     http=protocol_with_header_timeout(obj.settings.header_timeout,
                                                       obj.settings.io_timeout))
     finally:
