@@ -60,11 +60,14 @@ def centrality(g: nx.Graph, measure: str = "pagerank", *, k: int | None = None,
         return nx.betweenness_centrality(simple, k=sample, seed=seed)
     if measure == "pagerank":
         return nx.pagerank(simple)
-    # ARPACK (scipy) first: the power iteration took 220 s on the 1M-triple entity graph
-    try:
-        return nx.eigenvector_centrality_numpy(simple)
-    except (ImportError, nx.NetworkXException):
-        return nx.eigenvector_centrality(simple, max_iter=1000)
+    # ARPACK (scipy) first: the power iteration took 220 s on the 1M-triple entity graph.
+    # ARPACK needs three nodes or more (scipy warns and falls back below that).
+    if simple.number_of_nodes() >= 3:
+        try:
+            return nx.eigenvector_centrality_numpy(simple)
+        except (ImportError, nx.NetworkXException):
+            pass
+    return nx.eigenvector_centrality(simple, max_iter=1000)
 
 
 @dataclass(frozen=True)

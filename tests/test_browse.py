@@ -87,8 +87,10 @@ def test_class_page_pages_sorts_and_filters(server: str) -> None:
     down = get(server, "/classes/ms:Country.json?size=5&sort=label&desc=true").json()
     assert down["rows"][0]["label"] >= labels[-1]
     by_date = get(server, "/classes/ms:Rejection.json?sort=date").json()["rows"]
-    dates = [min(r["date"]) for r in by_date]
-    assert dates == sorted(dates)
+    dates = [min(r["date"]) if r["date"] else None for r in by_date]
+    known = [d for d in dates if d]
+    assert known == sorted(known) and len(known) < len(dates)  # Poland's is undated
+    assert dates[len(known):] == [None] * (len(dates) - len(known))  # the undated last
     page = get(server, "/classes/ms:Rejection.json").json()
     facets = {f["short"]: f["count"] for f in page["facets"]["country"]}
     assert facets["country:FI"] == 2
@@ -112,7 +114,7 @@ def test_class_page_refuses_bad_input(server: str) -> None:
 
 def test_incident_table_has_one_row_per_incident(server: str) -> None:
     rows = get(server, "/incidents.json").json()
-    assert len(rows) == len({r["incident"] for r in rows}) == 12
+    assert len(rows) == len({r["incident"] for r in rows}) == 13  # 12 bundled, and "evil"
     spain = next(r for r in rows if r["incident"].endswith("es-test-return-2020-03"))
     # each source's date at its precision: El País's day and the seed's "end of March"
     assert [d["text"] for d in spain["dates"]] == ["26 Mar 2020", "end of March 2020"]
@@ -122,7 +124,7 @@ def test_incident_table_has_one_row_per_incident(server: str) -> None:
     assert slovakia["dates"][0]["text"] == "late March to April 2020 (exact day not found)"
     assert slovakia["replies"] and "misuse" in slovakia["replies"][0]["quotations"][0]["text"]
     table = rows_of(get(server, "/incidents.csv"))
-    assert len(table) == 12
+    assert len(table) == 13
     netherlands = get(server, "/incidents.csv?country=country:NL")
     [nl] = rows_of(netherlands)
     assert nl["date"] == "28 Mar 2020" and "politicized" in nl["replies"]
@@ -193,7 +195,7 @@ def test_a_reader_finds_who_complained_when_and_chinas_reply_in_three_clicks(
     assert "Netherlands" in text and "28 Mar 2020" in text and "Face mask" in text
     assert "politicized" in text or "hype up" in text  # China's reply
     source = row.locator("td.sources a.source").first
-    assert "recalls 600,000" in source.get_attribute("title")  # evidence on hover
+    assert "recalls 600,000" in source.get_attribute("title").lower()  # evidence on hover
     source.click()  # click 3: the source, with what it says
     assert "/resource" in p.url
     assert_clean(log)

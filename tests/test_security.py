@@ -896,7 +896,8 @@ def test_a_flood_of_runaway_views_and_a_from_query_leave_the_server_up_and_stopp
         assert httpx.get(f"{url}/static/style.css", timeout=10).status_code == 200
         for f in views:
             f.result(timeout=60)
-    assert len(statuses) == 20 and set(statuses) <= {503}, statuses
+    # each stopped by its worker's bounds: the timeout (503) or the memory cap (413)
+    assert len(statuses) == 20 and set(statuses) <= {503, 413}, statuses
     assert_health(url)
     with ThreadPoolExecutor(8) as pool:  # SIGTERM in the middle of another flood
         for i in range(8):

@@ -162,14 +162,14 @@ def test_the_touched_nodes_get_the_verdict_of_the_whole_store(
 
 def test_the_bundled_shapes_allow_validating_only_touched_nodes(tmp_path: Path) -> None:
     from kb.bundled import SHAPES_FILE
-    from kb.validate import _shapes
+    from kb.validate import load_shapes
 
-    assert _shapes(SHAPES_FILE).local
+    assert load_shapes(SHAPES_FILE).local
     deeper = tmp_path / "shapes.ttl"
     deeper.write_text("@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <urn:ex:> .\n"
                       "ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ;"
                       " sh:node ex:T ] .\n")
-    assert not _shapes(deeper).local  # the values' own triples matter: the whole store
+    assert not load_shapes(deeper).local  # the values' own triples matter: the whole store
 
 
 def test_shapes_with_advanced_features_are_applied_and_the_data_left_alone(

@@ -263,6 +263,24 @@ def test_a_slow_answer_of_an_older_generation_keeps_the_newer_cache() -> None:
     assert cache.get((1, "ASK {}", None, None, ())) is None
 
 
+def test_the_cache_keeps_the_recently_used_answers_within_its_bytes() -> None:
+    import pyoxigraph as ox
+
+    from kb.result_cache import ResultCache
+    from kb.store import Result
+
+    cache = ResultCache(800)  # answers of up to 100 bytes are kept, 800 bytes in all
+    answers = {n: Result("ask", ox.QueryResultsFormat.JSON, bytes(100)) for n in range(9)}
+    for n in range(8):
+        cache.put((1, f"q{n}"), answers[n])
+    assert cache.get((1, "q0")) is answers[0]  # used: now the most recent
+    cache.put((1, "q8"), answers[8])  # 900 bytes: the least recently used goes
+    assert cache.get((1, "q1")) is None
+    assert all(cache.get((1, f"q{n}")) is answers[n] for n in (0, 2, 3, 4, 5, 6, 7, 8))
+    big = Result("ask", ox.QueryResultsFormat.JSON, bytes(101))
+    assert cache.put((1, "big"), big) is big and cache.get((1, "big")) is None  # over 1/8
+
+
 def test_each_store_has_its_own_projections() -> None:
     """Sixty short-lived in-memory stores in a row, each with its own statement: each gets
     its own entity graph (a cache keyed by id(kb) gave most of them an earlier store's)."""
