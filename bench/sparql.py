@@ -3,7 +3,7 @@ server (``oxigraph serve``, on disk and in memory) and rdflib-endpoint, on the s
 data, on the same machine, in the same run.
 
     python -m bench sparql [--size 100k|1m|10m] [--repeat 20] [--seconds 20] [--clients 4]
-                           [--skip-rdflib] [--store DIR]
+                           [--skip-rdflib] [--memory-wait 900] [--store DIR]
 
 One server runs at a time (loopback only); kb runs three times: with its result cache (the
 default), without it (every request runs the query in a worker process, from the workers'
@@ -112,7 +112,8 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
 
 
-def start_ours(store: Path, data: Path, *, cache: bool = True, memory: bool = True) -> Server:
+def start_ours(store: Path, data: Path, *, cache: bool = True, memory: bool = True,
+               memory_wait: float = 900) -> Server:
     """``kb serve`` over ``store``; ``cache=False`` turns its result cache off, so that
     every request runs the query in a worker; ``memory=False`` keeps the workers on the
     store on disk. Returns once the workers answer from memory (when they may)."""
@@ -131,7 +132,7 @@ def start_ours(store: Path, data: Path, *, cache: bool = True, memory: bool = Tr
     name = "kb, cache" if cache else "kb, no cache" if memory else "kb, no cache, disk"
     server = Server(name, url, process, started=time.monotonic() - started)
     if memory:
-        server.ready = _wait_for_memory(f"http://127.0.0.1:{port}", url) - started
+        server.ready = _wait_for_memory(f"http://127.0.0.1:{port}", url, memory_wait) - started
     return server
 
 
@@ -167,7 +168,10 @@ def _wait_for_memory(base: str, url: str, seconds: float = 900) -> float:
             for t in threads:
                 t.join()
             time.sleep(1)  # /health counts the triples: not too often
-    raise SystemExit(f"{base}: the workers did not answer from memory in {seconds:.0f} s")
+    # a worker the pool never picked has not answered yet: measured as it is, and said
+    print(f"kb: not every worker answered from memory within {seconds:.0f} s",  # noqa: T201
+          file=sys.stderr)
+    return float("nan")
 
 
 def _oxigraph() -> str:
@@ -361,6 +365,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds one request may take (rdflib-endpoint at 1M is slow)")
     parser.add_argument("--skip-rdflib", action="store_true", help="leave rdflib-endpoint out")
+    parser.add_argument("--memory-wait", type=float, default=900.0,
+                        help="seconds to wait for every worker to answer from memory")
     parser.add_argument("--store", type=Path,
                         help="kb store folder to reuse (loaded with the data when missing)")
     args = parser.parse_args(argv)
@@ -369,8 +375,9 @@ def main(argv: list[str]) -> int:
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="kb-bench-sparql-") as tmp:
         store = args.store or Path(tmp) / "store"
-        starts = [lambda: start_ours(store, data),
-                  lambda: start_ours(store, data, cache=False),
+        wait = args.memory_wait
+        starts = [lambda: start_ours(store, data, memory_wait=wait),
+                  lambda: start_ours(store, data, cache=False, memory_wait=wait),
                   lambda: start_ours(store, data, cache=False, memory=False),
                   lambda: start_oxigraph(data, Path(tmp) / "oxigraph"),
                   lambda: start_oxigraph(data, None)]
