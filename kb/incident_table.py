@@ -1,11 +1,15 @@
-"""The knowledge base's incident table as CSV, in the columns the ``incidents`` mapping reads.
+"""The incident table as CSV: one table and one writer, for ``/incidents.csv`` (the page's
+CSV twin, with its ``country`` and ``product`` filters) and ``kb export-incidents``.
 
-``kb export-incidents -o incidents.csv``, edit it, ``kb import incidents.csv --mapping
-incidents``: the import states again, in the table's graph, what the table holds, so only the
-edited cells add facts (the knowledge base's set union already holds the others). Several
-values in a cell are separated by ``|``; entities are written with the KB's prefixes
-(``country:NL``, ``product:face-mask``), which the import resolves exactly. ``reply`` (China's
-answer: the statements that respond to the incident) is shown, not imported.
+Its columns are the ones the ``incidents`` mapping reads, so the table makes the round trip:
+download or export it, edit it, ``kb import incidents.csv --mapping incidents``; the import
+states again, in the table's graph, what the table holds, so only the edited cells add facts
+(the knowledge base's set union already holds the others). A person reads it too: one line
+per incident, earliest first; several values in a cell separated by `` | ``; dates as ISO days
+(``2020-03-28``) or spans (``2020-03-21/2020-03-31``) with their precision; entities with the
+KB's prefixes (``country:NL``, ``product:face-mask``: exact, which the import resolves as
+they are); ``reply`` (the statements that respond to the incident, China's among them, each
+``speaker: words``) is shown, not imported.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import csv
 from typing import IO
 
+from kb.browse import string_rows
+from kb.incidents import FILTERS, filter_bindings, incident_classes
 from kb.namespaces import PREFIXES, sparql_prefixes
 
 COLUMNS = ["iri", "label", "kind", "date", "date_precision", "country", "product", "quantity",
@@ -33,7 +39,8 @@ SELECT ?i
   (GROUP_CONCAT(DISTINCT ?words; SEPARATOR=" | ") AS ?replies)
   (GROUP_CONCAT(DISTINCT STR(?source); SEPARATOR=" | ") AS ?sources)
 WHERE {
-  ?i a/rdfs:subClassOf* ms:QualityIncident .
+  VALUES ?t { {classes} } ?i a ?t .
+  {filters}
   OPTIONAL { ?i rdfs:label ?label FILTER(LANGMATCHES(LANG(?label), "en")) }
   OPTIONAL { ?i a ?k FILTER(STRSTARTS(STR(?k), STR(ms:))) BIND(STRAFTER(STR(?k), "#") AS ?kind) }
   OPTIONAL { ?i ms:date ?day }
@@ -46,10 +53,12 @@ WHERE {
   OPTIONAL { ?i ms:reason ?reason FILTER(LANGMATCHES(LANG(?reason), "en")) }
   OPTIONAL { ?i ms:standardNotMet ?standard }
   OPTIONAL { ?i ms:manufacturer ?maker }
-  OPTIONAL { ?s ms:respondsTo ?i ; ms:quotation ?words FILTER(LANGMATCHES(LANG(?words), "en")) }
+  OPTIONAL { ?s ms:respondsTo ?i ; ms:quotation ?said FILTER(LANGMATCHES(LANG(?said), "en"))
+             OPTIONAL { ?s ms:speaker/rdfs:label ?who FILTER(LANGMATCHES(LANG(?who), "en")) }
+             BIND(IF(BOUND(?who), CONCAT(STR(?who), ": ", STR(?said)), STR(?said)) AS ?words) }
   OPTIONAL { ?i prov:wasDerivedFrom ?source }
 }
-GROUP BY ?i ORDER BY ?i"""
+GROUP BY ?i ORDER BY (COALESCE(STR(?date), STR(?earliest), "9999")) ?i"""
 
 
 def _short(text: str) -> str:
@@ -68,14 +77,24 @@ def _short(text: str) -> str:
     return " | ".join(out)
 
 
-def export_incidents(kb, out: IO[str]) -> int:
-    """Write the incident table as CSV to ``out``; returns the number of incidents."""
+def export_incidents(kb, out: IO[str], *, country: str | None = None,
+                     product: str | None = None) -> int:
+    """Write the incident table as CSV to ``out``, optionally only the incidents of a
+    ``country`` (the actor's) or a ``product`` (or a narrower one), as the page filters them
+    (IRIs or short names such as ``country:NL``); returns the number of incidents.
+
+    Raises:
+        InvalidParameter: a filter that is not an IRI or short name.
+    """
+    filters, bindings = filter_bindings(country, product)
+    query = (INCIDENTS.replace("{classes}", incident_classes(kb))
+             .replace("{filters}", "\n  ".join(FILTERS[k] for k in filters)))
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     n = 0
-    for row in kb.select(INCIDENTS):
+    for row in string_rows(kb, query, bindings):
         def cell(name: str, row: dict = row) -> str:
-            return str(row[name]) if name in row else ""
+            return row.get(name) or ""
 
         if cell("date"):
             date, precision = cell("date"), "day"

@@ -10,7 +10,8 @@ replies among them, with their speakers) and the sources, each with its evidence
 
 Values are collected per source graph and shown once each (the default graph is a set, and
 a value stated by two sources is one value with two sources). The queries are fixed texts;
-the country and product filters are bound with ``VALUES``.
+the country and product filters are bound with ``VALUES``. The table as CSV (the page's CSV twin
+and ``kb export-incidents``) is written by ``kb.incident_table``.
 
 >>> date_text(day="2020-03-28")
 '28 Mar 2020'
@@ -31,7 +32,7 @@ from kb.errors import InvalidParameter
 from kb.figures import period_text
 from kb.namespaces import MS, expand
 
-__all__ = ["COLUMNS", "csv_rows", "date_text", "incident_filters", "incidents"]
+__all__ = ["date_text", "filter_bindings", "incident_classes", "incident_filters", "incidents"]
 
 _PREFIXES = f"""PREFIX ms: <{MS}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -45,7 +46,7 @@ PREFIX dcterms: <http://purl.org/dc/terms/>
 KNOWN_CLASSES = [MS + n for n in ("QualityIncident", "Recall", "Return", "Rejection")]
 CLASSES = _PREFIXES + "SELECT DISTINCT ?t WHERE { ?t rdfs:subClassOf+ ms:QualityIncident }"
 _INCIDENT = "VALUES ?t { {classes} } ?i a ?t ."
-_FILTERS = {
+FILTERS = {
     "country": "?i ms:actorCountry ?only_country .",
     "product": "?i ms:productCategory/skos:broader* ?only_product .",
 }
@@ -98,7 +99,7 @@ def date_text(*, day: str | None = None, printed: str | None = None,
     return ""
 
 
-def _classes(kb: Any) -> str:
+def incident_classes(kb: Any) -> str:
     """The incident classes as a VALUES list (IRIs from the store, written by pyoxigraph)."""
     found = {r["t"] for r in string_rows(kb, CLASSES) if r["t"]} | set(KNOWN_CLASSES)
     return " ".join(str(ox.NamedNode(t)) for t in sorted(found))
@@ -106,13 +107,19 @@ def _classes(kb: Any) -> str:
 
 def _query(kb: Any, template: str, filters: dict[str, str]) -> str:
     properties = " ".join(f"ms:{f}" if f not in _PROPERTY else _PROPERTY[f] for f in _FIELDS)
-    incident = _INCIDENT.replace("{classes}", _classes(kb))
+    incident = _INCIDENT.replace("{classes}", incident_classes(kb))
     return (template.replace("{incident}", incident)
-            .replace("{filters}", "\n  ".join(_FILTERS[k] for k in filters))
+            .replace("{filters}", "\n  ".join(FILTERS[k] for k in filters))
             .replace("{properties}", properties))
 
 
-def _bindings(country: str | None, product: str | None) -> tuple[dict[str, str], dict]:
+def filter_bindings(country: str | None, product: str | None) -> tuple[dict[str, str], dict]:
+    """The filters given (``{"country": …}``) and their ``?only_country``/``?only_product``
+    bindings.
+
+    Raises:
+        InvalidParameter: a filter that is not an IRI or short name.
+    """
     filters, bindings = {}, {}
     for name, value in (("country", country), ("product", product)):
         if value:
@@ -142,7 +149,7 @@ def incidents(kb: Any, *, country: str | None = None, product: str | None = None
     Raises:
         InvalidParameter: a filter that is not an IRI or short name.
     """
-    filters, bindings = _bindings(country, product)
+    filters, bindings = filter_bindings(country, product)
     rows: dict[str, dict[str, Any]] = {}
     graphs: dict[tuple[str, str], dict[str, Any]] = {}  # (incident, graph) -> what it says
     facts = string_rows(kb, _query(kb, FACTS, filters), bindings)
@@ -260,21 +267,3 @@ def incident_filters(kb: Any) -> dict[str, list[dict[str, Any]]]:
         values.sort(key=lambda o: (-o["count"], o["label"]))
     return out
 
-
-#: The CSV columns: one line per incident, several values joined by " | ".
-COLUMNS = ["incident", "kind", "label", "date", "earliest", "latest", "country", "product",
-           "quantity", "problem", "standard", "replies", "sources"]
-
-
-def csv_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """``incidents`` rows as CSV lines (see :data:`COLUMNS`)."""
-    def names(items: list[dict[str, str]]) -> str:
-        return " | ".join(x["label"] for x in items)
-
-    return [[r["incident"], r["kind"], r["label"], " | ".join(d["text"] for d in r["dates"]),
-             r["earliest"] or "", r["latest"] or "", names(r["country"]), names(r["product"]),
-             " | ".join(r["quantity"]), " | ".join(r["problem"]), names(r["standard"]),
-             " | ".join(f"{', '.join(s['label'] for s in rep['speaker'])}: "
-                        + " / ".join(q["text"] for q in rep["quotations"])
-                        for rep in r["replies"]),
-             " | ".join(s["source"] for s in r["sources"])] for r in rows]

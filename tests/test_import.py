@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import csv
+import io
+import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kb import KnowledgeBase
 from kb.errors import LoadError
 from kb.figures import figures
 from kb.imports import import_table
-from kb.incident_table import export_incidents
+from kb.incident_table import COLUMNS
 from kb.namespaces import PREFIXES
 from kb.settings import Settings
-from tests.conftest import ROOT, run_kb
+from tests.conftest import ROOT, run_kb, serve
 
 ID = "https://w3id.org/medsupply-kb/id/"
 GRAPH = "https://w3id.org/medsupply-kb/graph/"
@@ -158,24 +161,43 @@ def test_create_mints_an_organisation_once(kb, tmp_path):
         ms:dateLatest "2020-04-30"^^xsd:date ; ms:datePrecision "month" }""")
 
 
-def test_the_incident_table_round_trip_changes_only_the_edits(kb, tmp_path):
-    path = tmp_path / "incidents.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        assert export_incidents(kb, f) >= 10
-    facts = "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(STRSTARTS(STR(?s), STR(incident:))) }"
-    before = {tuple(map(str, r.values())) for r in kb.select(facts)}
-    import_table(kb, path, "incidents")
-    assert {tuple(map(str, r.values())) for r in kb.select(facts)} == before
-    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
-    nl = next(r for r in rows if r["iri"].endswith("nl-mask-recall-2020-03-28"))
-    assert nl["quantity"] == "600000" and nl["country"] == "country:NL"
-    nl["quantity"] = "500000"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+def _incident_facts(url: str) -> set[tuple[str, ...]]:
+    answer = httpx.get(f"{url}/sparql", headers={"Accept": "text/csv"}, params={
+        "query": f"SELECT ?s ?p ?o WHERE {{ ?s ?p ?o FILTER(STRSTARTS(STR(?s), '{ID}incident/'))"
+                 " }"})
+    assert answer.status_code == 200, answer.text
+    return {tuple(r) for r in csv.reader(answer.text.splitlines()[1:])}
+
+
+def test_the_incident_table_round_trip_changes_only_the_edits(bundled_store, tmp_path):
+    """/incidents.csv from a live server, one cell edited, imported on the page: one fact."""
+    copy = tmp_path / "store"
+    shutil.copytree(bundled_store, copy)
+    with serve(copy, update_token="s3cret") as url:
+        table = httpx.get(f"{url}/incidents.csv")
+        assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(table.text.splitlines()))
+        assert len(rows) >= 10 and list(rows[0]) == COLUMNS
+        nl = next(r for r in rows if r["iri"].endswith("nl-mask-recall-2020-03-28"))
+        assert nl["quantity"] == "600000" and nl["country"] == "country:NL"
+        assert nl["date"] == "2020-03-28" and "politicized" in nl["reply"]
+        only_nl = list(csv.DictReader(httpx.get(f"{url}/incidents.csv?country=country:NL")
+                                      .text.splitlines()))
+        assert only_nl == [nl]  # the page's filter, in the same table
+        before = _incident_facts(url)
+        nl["quantity"] = "500000"
+        edited = io.StringIO()
+        writer = csv.DictWriter(edited, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    import_table(kb, path, "incidents")
-    after = {tuple(map(str, r.values())) for r in kb.select(facts)}
+        form = {"token": "s3cret", "mapping": "incidents"}
+        preview = httpx.post(f"{url}/import", data=form, timeout=60,
+                             files={"file": ("incidents.csv", edited.getvalue().encode())})
+        assert preview.status_code == 200 and 'id="bad-rows"' not in preview.text, preview.text
+        staged = re.search(r'name="staged" value="([^"]+)"', preview.text)[1]
+        done = httpx.post(f"{url}/import", data={**form, "staged": staged}, timeout=60)
+        assert done.status_code == 200 and 'id="import-done"' in done.text, done.text
+        after = _incident_facts(url)
     assert after - before == {(f"{ID}incident/nl-mask-recall-2020-03-28",
                                "https://w3id.org/medsupply-kb/ontology#affectedQuantity",
                                "500000")}

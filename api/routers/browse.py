@@ -1,8 +1,8 @@
 """Browsing pages: ``/classes``, ``/classes/{curie}``, ``/incidents``, ``/figures`` and
 ``/map``. Each is an HTML page with a JSON and a CSV twin, Datasette-style: the same URL with
 ``.json`` or ``.csv``, or ``_format=json|csv``, or an ``Accept`` header. Thin: the queries
-and drawings are in ``kb.browse``, ``kb.incidents``, ``kb.figure_table``, ``kb.charts`` and
-``kb.worldmap``."""
+and drawings are in ``kb.browse``, ``kb.incidents`` (its CSV in ``kb.incident_table``),
+``kb.figure_table``, ``kb.charts`` and ``kb.worldmap``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from kb import browse, charts, incidents, worldmap
 from kb.errors import InvalidParameter
 from kb.figure_table import COLUMNS as FIGURE_COLUMNS
 from kb.figure_table import figure_rows
+from kb.incident_table import export_incidents
 
 router = APIRouter(tags=["browse"])
 OFFERS = ["text/html", "application/json", "text/csv"]
@@ -56,7 +57,11 @@ def _csv(columns: list[str], rows: list[list[Any]], filename: str) -> Response:
     writer = csv.writer(out)
     writer.writerow(columns)
     writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+    return _csv_text(out.getvalue(), filename)
+
+
+def _csv_text(text: str, filename: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
         "Vary": "Accept", "Content-Disposition": f'attachment; filename="{filename}.csv"'})
 
 
@@ -154,15 +159,18 @@ async def incident_table(request: Request, kb: Any, _suffix: str | None) -> Resp
     """One row per quality incident: its date at its precision, country, product, quantity,
     what went wrong, the standard not met, the replies (China's among them) and the sources
     with their evidence; filters `country` and `product` (IRIs or short names such as
-    `country:NL`, `product:face-mask`); a timeline of the same rows."""
+    `country:NL`, `product:face-mask`); a timeline of the same rows. The CSV twin is the
+    table `kb export-incidents` writes: edit it and import it with the `incidents` mapping."""
     fmt = _format(request, _suffix)
     country = request.query_params.get("country") or None
     product = request.query_params.get("product") or None
+    if fmt == "csv":
+        out = io.StringIO()
+        await run_in_threadpool(export_incidents, kb, out, country=country, product=product)
+        return _csv_text(out.getvalue(), "incidents")
     rows = await run_in_threadpool(incidents.incidents, kb, country=country, product=product)
     if fmt == "json":
         return JSONResponse(rows, headers={"Vary": "Accept"})
-    if fmt == "csv":
-        return _csv(incidents.COLUMNS, incidents.csv_rows(rows), "incidents")
     options = await run_in_threadpool(incidents.incident_filters, kb)
     return _page(request, "incidents.html", {
         "rows": rows, "options": options, "country": country or "", "product": product or "",

@@ -54,18 +54,23 @@ def import_(obj: Context, file: Path, mapping: str, graph: str | None, skip_bad:
 
 @click.command("export-incidents")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@click.option("--country", metavar="IRI", help="Only this country's incidents (country:NL).")
+@click.option("--product", metavar="IRI",
+              help="Only incidents of this product or a narrower one (product:face-mask).")
 @pass_context
 @fail_on_kb_error
-def export_incidents(obj: Context, output: Path | None) -> None:
-    """The incident table as CSV: edit it and `kb import` it with --mapping incidents."""
+def export_incidents(obj: Context, output: Path | None, country: str | None,
+                     product: str | None) -> None:
+    """The incident table as CSV (as /incidents.csv serves it): edit it and `kb import` it
+    with --mapping incidents; only the edited cells add facts."""
     from kb.incident_table import export_incidents as write
 
     with obj.kb() as kb:
         if output is None:
-            write(kb, sys.stdout)
+            write(kb, sys.stdout, country=country, product=product)
             return
         with writing(output), output.open("w", encoding="utf-8", newline="") as f:
-            n = write(kb, f)
+            n = write(kb, f, country=country, product=product)
     click.echo(f"Wrote {n} incident(s) to {output}", err=True)
 
 
