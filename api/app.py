@@ -36,7 +36,10 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stages = imports.staging(app, app.state.settings.import_stage_seconds)
+        stages.remove_stale_folders()  # uploads of earlier servers, never confirmed
         yield
+        stages.close()
         if getattr(app.state, "owns_kb", False):  # made by app_from_env: nobody else closes it
             app.state.kb.close()
 

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
         "the SQLite file of the search index: by default kb-search.sqlite in an on-disk "
         "store's folder, memory for an in-memory store, and for a remote store a file per "
         "endpoint in the user's cache folder; 'off' keeps no index"))
+    import_stage_seconds: Seconds = Field(3600.0, description=(
+        "seconds a table uploaded on /import waits on the server for its confirmation: "
+        "older uploads are removed at each new preview and at start, and confirming one "
+        "asks for the file again"))
     update_token: str | None = Field(None, min_length=1, description=(
         "bearer token that turns on writes over HTTP (off when unset)"))
 

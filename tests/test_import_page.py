@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
 from kb.bundled import DATA_DIR
+from kb.staging import PREFIX, Staging
 from tests.conftest import run_kb, serve
 from tests.test_pages import assert_clean
 
@@ -68,3 +73,53 @@ def test_upload_preview_confirm_in_the_browser(server: str, page) -> None:
     assert "Imported 3 row(s)" in p.locator("#import-done").inner_text()
     assert count_statistics(server) == 3
     assert_clean(log)
+
+
+def _preview(url: str, name: str, data: bytes) -> str:
+    """Upload ``data`` as ``name``; returns the stage's key from the preview."""
+    preview = httpx.post(f"{url}/import", data={"token": "s3cret", "mapping": "trade-statistics"},
+                         files={"file": (name, data)}, timeout=60)
+    assert preview.status_code == 200, preview.text
+    return re.search(r'name="staged" value="([^"]+)"', preview.text)[1]
+
+
+def _age(key: str, seconds: float) -> Path:
+    """Make the stage ``key`` (of the server, in its temporary folder) ``seconds`` old."""
+    [folder] = [p.parent for p in Path(tempfile.gettempdir()).glob(f"kb-upload-*/{key}")]
+    then = time.time() - seconds
+    for path in [folder, *folder.iterdir()]:
+        os.utime(path, (then, then))
+    return folder
+
+
+def test_an_upload_never_confirmed_expires(server: str) -> None:
+    unique = uuid.uuid4().hex  # this test's files only, whoever else runs tests here
+    statistics = count_statistics(server)
+    old = _preview(server, f"old-{unique}.csv", TABLE)
+    folder = _age(old, 2 * 3600)  # previewed two hours ago (KB_IMPORT_STAGE_SECONDS: 1 hour)
+    confirm = httpx.post(f"{server}/import", data={"token": "s3cret",
+                         "mapping": "trade-statistics", "staged": old}, timeout=60)
+    assert confirm.status_code == 410
+    assert "was previewed more than 1 hour ago and has expired: upload the file again" in (
+        confirm.text)
+    assert not folder.exists() and count_statistics(server) == statistics
+    stale = _preview(server, f"stale-{unique}.csv", TABLE + b"\n")
+    folder = _age(stale, 2 * 3600)
+    _preview(server, f"new-{unique}.csv", TABLE)  # each new preview removes the expired ones
+    assert not folder.exists()
+    gone = httpx.post(f"{server}/import", data={"token": "s3cret",
+                      "mapping": "trade-statistics", "staged": stale}, timeout=60)
+    assert gone.status_code == 410 and "is no longer staged" in gone.text
+    assert count_statistics(server) == statistics
+
+
+def test_a_starting_server_removes_the_stale_uploads_of_earlier_ones(tmp_path: Path) -> None:
+    stale, young, digest = tmp_path / f"{PREFIX}stale", tmp_path / f"{PREFIX}young", "a" * 64
+    for folder in (stale, young):
+        (folder / digest).mkdir(parents=True)
+        (folder / digest / "t.csv").write_bytes(TABLE)
+    then = time.time() - 7200
+    for path in (stale, stale / digest, stale / digest / "t.csv"):
+        os.utime(path, (then, then))
+    assert Staging(3600, parent=tmp_path).remove_stale_folders() == 1
+    assert not stale.exists() and (young / digest / "t.csv").exists()

@@ -7,12 +7,7 @@ its SHA-256, and imported with ``kb.imports.import_table`` as ``kb import`` does
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -23,9 +18,9 @@ from api.deps import KB, SettingsDep
 from api.templating import page_headers, templates
 from kb.errors import KbError
 from kb.imports import ImportReport, import_table, shipped_mappings
+from kb.staging import StageExpired, Staging
 
 router = APIRouter(tags=["import"])
-_STAGED = re.compile(r"[0-9a-f]{64}/[^/\\]+")
 
 
 def _page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
@@ -34,11 +29,12 @@ def _page(request: Request, status: int = 200, **context: object) -> HTMLRespons
         "mappings": sorted(shipped_mappings()), **context}, status_code=status, headers=headers)
 
 
-def _staging(request: Request) -> Path:
-    folder = getattr(request.app.state, "import_staging", None)
-    if folder is None:
-        folder = request.app.state.import_staging = Path(tempfile.mkdtemp(prefix="kb-upload-"))
-    return folder
+def staging(app: object, seconds: float) -> Staging:
+    """The app's staged uploads (made once; the server's start and shutdown call it too)."""
+    state = app.state  # type: ignore[attr-defined]
+    if getattr(state, "import_staging", None) is None:
+        state.import_staging = Staging(seconds)
+    return state.import_staging
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -65,16 +61,15 @@ async def import_post(
         return _page(request, 403, error="The token is not the update token.", **form)
     if mapping not in shipped_mappings():
         return _page(request, 400, error=f"No mapping named {mapping!r}.", **form)
+    stages = staging(request.app, settings.import_stage_seconds)
     if file is not None and file.filename:
-        data = await file.read()
-        digest = hashlib.sha256(data).hexdigest()
-        name = Path(file.filename).name or "upload.csv"
-        path = _staging(request) / digest / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        staged, dry_run = f"{digest}/{name}", True
-    elif _STAGED.fullmatch(staged) and (_staging(request) / staged).is_file():
-        path, dry_run = _staging(request) / staged, False
+        staged, path = await run_in_threadpool(stages.stage, await file.read(), file.filename)
+        dry_run = True
+    elif staged:
+        try:
+            path, dry_run = stages.path(staged), False
+        except StageExpired as e:
+            return _page(request, 410, error=str(e), **form)
     else:
         return _page(request, 400, error="Choose a file to upload.", **form)
     report_path = path.with_name(path.name + ".bad-rows.csv")
@@ -85,5 +80,5 @@ async def import_post(
     except KbError as e:
         return _page(request, 400, error=str(e), staged=staged, **form)
     if not dry_run:  # imported: the staged upload is not needed any more
-        shutil.rmtree(path.parent, ignore_errors=True)
+        stages.remove(staged)
     return _page(request, report=report, staged=staged, done=not dry_run, **form)
