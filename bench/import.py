@@ -1,12 +1,20 @@
 """Import benchmark: ``kb import`` of generated UN Comtrade-shaped rows (the shipped
-``trade-statistics`` mapping) into a fresh on-disk store holding the reference data, against
-the mapping engine alone (``kb.tabular`` converting the same file to N-Triples, with no name
-resolution, provenance or store), in the same run.
+``trade-statistics`` mapping) into an on-disk store holding the reference data, against the
+mapping engine with the same store writes, in the same run.
 
     python -m bench import --rows 1m
 
-Each runs in its own process; the figures are wall time, rows per second and the peak
-resident memory (``ru_maxrss``) of that process.
+The like-for-like baseline ("engine + store") is the mapping engine's conversion alone
+(``kb.tabular`` converting the same file to N-Triples, with no name resolution or provenance)
+followed by ``kb load`` of its output into a copy of the same store (the same writes: the
+named graph and its set union in the default graph). ``kb import``'s overhead over it is
+resolution and provenance; the issue's target is 1.5x its time or less, with peak memory
+under 1 GB (streamed). The conversion alone is shown too, for information.
+
+Each step runs in its own process; the figures are wall time, rows per second and the peak
+resident memory (``ru_maxrss``) of that process (of the larger of the two for "engine +
+store"). The generated table is written row by row, the engine writes N-Triples in batches,
+and ``kb import`` streams: no step holds the table.
 """
 
 from __future__ import annotations
@@ -63,6 +71,10 @@ def generate_rows(rows: int, path: Path, seed: int = 42) -> Path:
     return path
 
 
+#: The issue's targets: kb import's time over the engine + store baseline, and peak memory.
+TARGET_RATIO, TARGET_MB = 1.5, 1024
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench import", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,19 +84,35 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="kb-bench-import-"))
     try:
         table = generate_rows(rows, work / "comtrade.csv")
-        store = work / "store"
-        kb = [sys.executable, "-m", "kb", "--store", str(store)]
-        subprocess.run([*kb, "load", "-q", str(ROOT / "data" / "reference")], check=True)
-        engine_s, engine_mb = measure([sys.executable, "-c", ENGINE, str(table),
-                                       str(work / "engine.nt")])
-        full_s, full_mb = measure([*kb, "import", str(table), "--mapping", "trade-statistics"])
-        print(f"{rows:,} rows ({table.stat().st_size / 1e6:.0f} MB of CSV)")  # noqa: T201
-        print(f"{'':32}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}")  # noqa: T201
-        for name, s, mb in (("mapping engine alone (to .nt)", engine_s, engine_mb),
+        reference = work / "reference"
+        subprocess.run([sys.executable, "-m", "kb", "--store", str(reference), "load", "-q",
+                        str(ROOT / "data" / "reference")], check=True)
+        baseline, store = work / "baseline", work / "store"
+        shutil.copytree(reference, baseline)
+        shutil.copytree(reference, store)
+        converted = work / "engine.nt"
+        engine_s, engine_mb = measure([sys.executable, "-c", ENGINE, str(table), str(converted)])
+        load_s, load_mb = measure([sys.executable, "-m", "kb", "--store", str(baseline), "load",
+                                   "-q", str(converted)])
+        full_s, full_mb = measure([sys.executable, "-m", "kb", "--store", str(store), "import",
+                                   str(table), "--mapping", "trade-statistics"])
+        both_s, both_mb = engine_s + load_s, max(engine_mb, load_mb)
+        print(f"{rows:,} rows ({table.stat().st_size / 1e6:.0f} MB of CSV, "  # noqa: T201
+              f"{converted.stat().st_size / 1e6:.0f} MB of N-Triples)")
+        print(f"{'':36}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}")  # noqa: T201
+        for name, s, mb in (("engine alone (to .nt; information)", engine_s, engine_mb),
+                            ("kb load of its output", load_s, load_mb),
+                            ("engine + store (baseline)", both_s, both_mb),
                             ("kb import (resolve, prov, store)", full_s, full_mb)):
-            print(f"{name:32}{s:9.1f}{rows / s:10,.0f}{mb:9.0f}")  # noqa: T201
+            print(f"{name:36}{s:9.1f}{rows / s:10,.0f}{mb:9.0f}")  # noqa: T201
+        ratio = full_s / both_s
+        print(f"ratio kb import / engine + store: {ratio:.2f}x time "  # noqa: T201
+              f"(target {TARGET_RATIO}x: {'PASS' if ratio <= TARGET_RATIO else 'FAIL'}), "
+              f"{full_mb / both_mb:.2f}x peak memory")
         print(f"ratio kb import / engine alone: {full_s / engine_s:.2f}x time, "  # noqa: T201
-              f"{full_mb / engine_mb:.2f}x peak memory")
+              f"{full_mb / engine_mb:.2f}x peak memory (information)")
+        print(f"kb import peak memory: {full_mb:.0f} MB (target < {TARGET_MB} MB: "  # noqa: T201
+              f"{'PASS' if full_mb < TARGET_MB else 'FAIL'})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
