@@ -13,6 +13,7 @@ when opened; ``reindex`` builds it anew.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import sqlite3
@@ -119,15 +120,8 @@ class SearchIndex:
                 known: Iterable[str]) -> int:
         """Put ``rows`` (graph, subject, predicate, text or class, lang) in place of what the
         index held for ``graphs`` (None: every graph), in one transaction; ``known``: the
-        store's graphs now. Returns the names and texts written."""
-        entries, types = [], []
-        for g, s, p, t, lang in rows:
-            if p == _TYPE:
-                types.append((g, s, t))
-            elif f := fold(t):
-                name = p in _NAME_SET
-                entries.append((g, s, p, t, lang, f if name else None, None if name else f,
-                                name and any(c >= "\u2e80" for c in f)))
+        store's graphs now; ``rows`` are read in batches (bounded memory). Returns the names
+        and texts written."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -144,10 +138,18 @@ class SearchIndex:
                                    f"{column} IS NOT NULL", (g,))
                     db.execute("DELETE FROM entries WHERE graph = ?", (g,))
                     db.execute("DELETE FROM types WHERE graph = ?", (g,))
-                start = db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0]
-                db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               ((start + i, *e) for i, e in enumerate(entries, 1)))
-                db.executemany("INSERT INTO types VALUES (?, ?, ?)", types)
+                start = n = db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0]
+                rows = iter(rows)
+                while batch := list(itertools.islice(rows, 50_000)):
+                    entries = [(g, s, p, t, lang, f if p in _NAME_SET else None,
+                                None if p in _NAME_SET else f,
+                                p in _NAME_SET and any(c >= "\u2e80" for c in f))
+                               for g, s, p, t, lang in batch if p != _TYPE and (f := fold(t))]
+                    db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   ((n + i, *e) for i, e in enumerate(entries, 1)))
+                    db.executemany("INSERT INTO types VALUES (?, ?, ?)",
+                                   [(g, s, t) for g, s, p, t, _ in batch if p == _TYPE])
+                    n += len(entries)
                 for table, column in (("names", "name"), ("texts", "body")):
                     db.execute(f"INSERT INTO {table}(rowid, {column}) SELECT id, {column} FROM "
                                f"entries WHERE id > ? AND {column} IS NOT NULL", (start,))
@@ -157,7 +159,7 @@ class SearchIndex:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return len(entries)
+        return n - start
 
     def find(self, query: str, cap: int) -> list[tuple[Any, ...]]:
         """Entries matching the folded ``query``: (tier, score, id, graph, subject,
@@ -286,26 +288,28 @@ def rebuild(kb: Any, index: SearchIndex | None = None, graphs: Iterable[str] | N
     if graphs == []:
         index.set_meta(graphs="\n".join(kb.graphs()), dirty="0")
         return 0
-    rows = run_in_engine_thread(_literals if kb.is_local else _remote_literals, kb, graphs)
-    count = index.replace(graphs, rows, kb.graphs())
+    known = kb.graphs()
+    if kb.is_local:  # the engine's iterators stay on its thread: read and write there
+        count = run_in_engine_thread(index.replace, graphs, _literals(kb, graphs), known)
+    else:
+        count = index.replace(graphs, run_in_engine_thread(_remote_literals, kb, graphs), known)
     index.set_meta(dirty="0")
     return count
 
 
-def _literals(kb: Any, graphs: list[str] | None) -> list[tuple[str, ...]]:
+def _literals(kb: Any, graphs: list[str] | None) -> Iterator[tuple[str, ...]]:
     """(graph, subject, predicate, text or class, lang) of the indexed properties and of
-    ``rdf:type`` in ``graphs`` (None: all), read from the engine's indexes."""
-    rows, store = [], kb.backend.store
+    ``rdf:type`` in ``graphs`` (None: all), streamed from the engine's indexes."""
+    store = kb.backend.store
     scopes = [None] if graphs is None else [ox.NamedNode(g) for g in graphs]
     for p in (*NAMES, *TEXTS, _TYPE):
         wanted = ox.NamedNode if p == _TYPE else ox.Literal
         for g in scopes:
-            rows += [(q.graph_name.value, q.subject.value, p, q.object.value,
-                      getattr(q.object, "language", None) or "")
-                     for q in store.quads_for_pattern(None, ox.NamedNode(p), None, g)
-                     if type(q.graph_name) is ox.NamedNode and type(q.subject) is ox.NamedNode
-                     and type(q.object) is wanted and q.graph_name.value not in SKIPPED_GRAPHS]
-    return rows
+            yield from ((q.graph_name.value, q.subject.value, p, q.object.value,
+                         getattr(q.object, "language", None) or "")
+                        for q in store.quads_for_pattern(None, ox.NamedNode(p), None, g)
+                        if type(q.graph_name) is ox.NamedNode and type(q.subject) is ox.NamedNode
+                        and type(q.object) is wanted and q.graph_name.value not in SKIPPED_GRAPHS)
 
 
 def _remote_literals(kb: Any, graphs: list[str] | None) -> list[tuple[str, ...]]:

@@ -426,15 +426,21 @@ class KnowledgeBase:
     def bulk_load(self, source: object, format: ox.RdfFormat, *, graph: str, base_iri: str,
                   before: str | None = None) -> None:
         """Parse a triple-format ``source`` (bytes or a binary file) with the engine's bulk
-        loader into ``graph``, after running the update ``before``; all or nothing.
+        loader into ``graph``, after running the update ``before``; all or nothing. A
+        ``source`` that is an iterator of byte chunks (whole lines of N-Triples) is loaded one
+        chunk per pass of the loader, in bounded memory, not atomically; the search index
+        follows once, at the end (not after each chunk: that re-reads the graph each time).
 
         Raises:
             SyntaxError: from the engine, with ``lineno`` and ``offset``.
         """
+        chunks = [source] if isinstance(source, bytes) or hasattr(source, "read") else source
         with self._write_lock, follow_writes(self, graphs=[graph], before=before):
             try:
-                run_in_engine_thread(self.backend.bulk_load, source, format, graph=graph,
-                                     base_iri=base_iri, before=before)
+                for chunk in chunks:
+                    run_in_engine_thread(self.backend.bulk_load, chunk, format, graph=graph,
+                                         base_iri=base_iri, before=before)
+                    before = None
             finally:
                 self.generation += 1
 

@@ -17,6 +17,7 @@ from kb.figures import figures
 from kb.imports import import_table
 from kb.incident_table import COLUMNS
 from kb.namespaces import PREFIXES
+from kb.search import search
 from kb.settings import Settings
 from tests.conftest import ROOT, run_kb, serve
 
@@ -243,6 +244,8 @@ def test_a_large_import_is_written_in_chunks_and_replaced_alike(kb, tmp_path, mo
     stored = kb.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{GRAPH}file/trade.csv> "
                        "{ ?s ?p ?o } }")
     assert int(stored[0]["n"]) == report.triples
+    found = {h.iri.rsplit("/", 1)[-1] for h in search(kb, "Exports of ventilator from CN")}
+    assert "CN-NL-ventilator-2020-04-01-2020-04-30" in found  # the index followed the chunks
     path.write_text(HEADER + GOOD, encoding="utf-8")
     import_table(kb, path, "trade-statistics")
     assert not kb.ask("ASK { ?s ms:productCategory product:ventilator ; "
