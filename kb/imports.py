@@ -27,6 +27,7 @@ import itertools
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -39,7 +40,8 @@ from kb.errors import LoadError
 from kb.load import file_graph, file_sha256, file_unit, previous_loads
 from kb.namespaces import ID, LOADS_GRAPH, PREFIXES
 from kb.resolve import CREATABLE, KINDS, Resolver
-from kb.tabular import CellError, Mapping, Row, open_lines, read_rows
+from kb.spreadsheet import MEDIA_TYPE, is_workbook, open_sheet
+from kb.tabular import CellError, Mapping, Row, open_lines, read_records
 
 CSVW = "http://www.w3.org/ns/csvw#"
 MAPPING_ID = f"{ID}mapping/"
@@ -104,9 +106,15 @@ class ImportReport:
     errors: list[CellError] = field(default_factory=list)
     bad_rows: int = 0
     written: bool = False
+    sheet: str | None = None  # of a workbook
+
+    @property
+    def where(self) -> str:
+        """The table's name in error messages: the file's, with a workbook's sheet."""
+        return f"{self.path.name}:{self.sheet}" if self.sheet else self.path.name
 
     def error_text(self, limit: int = 20) -> str:
-        lines = [e.text(self.path.name) for e in self.errors[:limit]]
+        lines = [e.text(self.where) for e in self.errors[:limit]]
         more = self.bad_rows - len({e.row for e in self.errors[:limit]})
         if more > 0:
             lines.append(f"… and {more:,} more bad row(s)")
@@ -115,16 +123,19 @@ class ImportReport:
 
 def import_table(kb, path: str | Path, mapping: str | Path | Mapping, *,
                  graph: str | None = None, skip_bad: str | Path | None = None,
-                 create: bool = False, dry_run: bool = False) -> ImportReport:
+                 create: bool = False, dry_run: bool = False, sheet: str | None = None
+                 ) -> ImportReport:
     """Import a table into ``kb`` with a CSVW mapping, all or nothing.
 
     Args:
-        path: the CSV (or TSV, as the mapping's dialect says) file.
+        path: the CSV (or TSV, as the mapping's dialect says) file, or an Excel workbook
+            (``.xlsx``: its first sheet, or ``sheet``).
         mapping: a shipped mapping's name, a CSVW metadata file, or a parsed ``Mapping``.
         graph: the named graph for its facts (default: the file's own graph).
         skip_bad: import the good rows and write the bad ones to this CSV report.
         create: mint organisations, people and standards that match no entity (once).
         dry_run: convert and resolve, report what would be added, write nothing.
+        sheet: the sheet of a workbook to read (default: its first).
 
     Raises:
         LoadError: a bad row (without ``skip_bad``), an unreadable file or mapping.
@@ -132,9 +143,11 @@ def import_table(kb, path: str | Path, mapping: str | Path | Mapping, *,
     path = Path(path)
     if not path.is_file():
         raise LoadError("no such file", path=str(path))
+    if sheet is not None and not is_workbook(path):
+        raise LoadError("a sheet is chosen only in an Excel workbook (.xlsx)", path=str(path))
     table = mapping if isinstance(mapping, Mapping) else find_mapping(mapping)
     unit, target = file_unit(path), graph or file_graph(path)
-    report = ImportReport(path, table.name, target)
+    report = ImportReport(path, table.name, target, sheet=sheet)
     resolver = Resolver.from_kb(kb, create=create)
     digest = file_sha256(path)
     with tempfile.TemporaryDirectory(prefix="kb-import-") as tmp:
@@ -165,8 +178,8 @@ def _convert(table: Mapping, path: Path, unit: str, resolver: Resolver, report: 
     rownum = ox.NamedNode(CSVW + "rownum")
     integer = ox.NamedNode(PREFIXES["xsd"] + "integer")
     try:
-        with open_lines(path, table.encoding) as lines:
-            for row in read_rows(table, lines, path.name, resolver, unit):
+        with _records(table, path, report) as records:
+            for row in read_records(table, records, path.name, resolver, unit):
                 report.rows += 1
                 if row.errors:
                     _bad(report, row, bad)
@@ -191,6 +204,20 @@ def _convert(table: Mapping, path: Path, unit: str, resolver: Resolver, report: 
     report.triples += _flush(batch, out)
 
 
+@contextmanager
+def _records(table: Mapping, path: Path, report: ImportReport
+             ) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """The table's rows as (line or row number, cells): a CSV's, or a workbook sheet's
+    (``report.sheet``: the one chosen, else the first; set to the one read)."""
+    if is_workbook(path):
+        with open_sheet(path, report.sheet) as (report.sheet, rows):
+            yield rows
+        return
+    with open_lines(path, table.encoding) as lines:
+        reader = csv.reader(lines, delimiter=table.delimiter)
+        yield ((reader.line_num, cells) for cells in reader)
+
+
 def _flush(batch: list[ox.Triple], out: IO[bytes]) -> int:
     n = len(batch)
     if n:
@@ -205,7 +232,7 @@ def _bad(report: ImportReport, row: Row, bad: csv.writer | None) -> None:  # typ
         report.errors.extend(row.errors)
     if bad is not None:
         for e in row.errors:
-            bad.writerow([report.path.name, e.row, e.column, e.value, e.problem,  # type: ignore[attr-defined]
+            bad.writerow([report.where, e.row, e.column, e.value, e.problem,  # type: ignore[attr-defined]
                           " | ".join(e.candidates)])
 
 
@@ -307,7 +334,8 @@ def _record(report: ImportReport, unit: str, digest: str, table: Mapping) -> Ite
     n = ox.Literal(str(report.triples), datatype=_iri("xsd", "integer"))
     yield ox.Quad(node, TYPE, _iri("prov", "Entity"), loads)
     yield ox.Quad(node, _iri("dcterms", "title"), ox.Literal(report.path.name), loads)
-    yield ox.Quad(node, _iri("dcterms", "format"), ox.Literal("text/csv"), loads)
+    media = MEDIA_TYPE if is_workbook(report.path) else "text/csv"
+    yield ox.Quad(node, _iri("dcterms", "format"), ox.Literal(media), loads)
     yield ox.Quad(node, _iri("dcterms", "identifier"), ox.Literal(f"sha256:{digest}"), loads)
     yield ox.Quad(node, _iri("dcterms", "conformsTo"), ox.NamedNode(MAPPING_ID + table.name),
                   loads)

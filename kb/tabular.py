@@ -210,13 +210,27 @@ class Row:
 
 def read_rows(mapping: Mapping, lines: Iterable[str], file_name: str,
               resolve: Resolver | None = None, source: str = "") -> Iterator[Row]:
-    """The rows of a table as triples (or cell errors), one row at a time.
+    """The rows of a CSV table as triples (or cell errors), one row at a time.
 
     Raises:
         LoadError: the header lacks a required column.
     """
     reader = csv.reader(lines, delimiter=mapping.delimiter)
-    header = next(reader, None) if mapping.header else None
+    records = ((reader.line_num, cells) for cells in reader)
+    return read_records(mapping, records, file_name, resolve, source)
+
+
+def read_records(mapping: Mapping, records: Iterable[tuple[int, list[str]]], file_name: str,
+                 resolve: Resolver | None = None, source: str = "") -> Iterator[Row]:
+    """The rows of a table given as (line or row number, cells), as triples (or cell
+    errors), one row at a time (a CSV's, or a sheet's: ``kb.spreadsheet``).
+
+    Raises:
+        LoadError: the header lacks a required column.
+    """
+    records = iter(records)
+    first = next(records, None) if mapping.header else None
+    header = None if first is None else first[1]
     real = [c for c in mapping.columns if not c.virtual]
     if header is None:
         if mapping.header:
@@ -236,9 +250,7 @@ def read_rows(mapping: Mapping, lines: Iterable[str], file_name: str,
                     raise LoadError(f"the header has no column {names}; it has "
                                     f"{', '.join(repr(h) for h in header)}", path=file_name)
     prepared = _Prepared(mapping, where, file_name, resolve, source)
-    line = 1 if mapping.header else 0
-    for number, cells in enumerate(reader, start=1):
-        line = reader.line_num
+    for number, (line, cells) in enumerate(records, start=1):
         if not any(c.strip() for c in cells):
             continue
         yield prepared.row(Row(line, number, cells))

@@ -19,6 +19,7 @@ from kb.incident_table import COLUMNS
 from kb.namespaces import PREFIXES
 from kb.search import search
 from kb.settings import Settings
+from kb.spreadsheet import cell_text
 from tests.conftest import ROOT, run_kb, serve
 
 ID = "https://w3id.org/medsupply-kb/id/"
@@ -269,3 +270,36 @@ def test_an_incident_date_is_kept_at_its_precision_or_reported(kb, tmp_path):
         ?i ms:dateEarliest "2020-03-23"^^xsd:date ; ms:dateLatest "2020-03-29"^^xsd:date ;
            ms:datePrecision "week" ; ms:actorCountry country:NL ;
            prov:wasDerivedFrom source:seed-report FILTER NOT EXISTS { ?i ms:date ?day } } }""")
+
+
+def test_an_excel_workbook_imports_its_sheet_with_errors_by_sheet_row_column(kb, tmp_path):
+    from openpyxl import Workbook
+
+    assert [cell_text(v) for v in (202003.0, 0.5, None)] == ["202003", "0.5", ""]
+    book = Workbook()
+    book.active.title = "notes"
+    book.active.append(["nothing to import here"])
+    sheet = book.create_sheet("2020")
+    sheet.append(HEADER.strip().split(","))
+    sheet.append([202003, "Export", "CHN", "Italy", 630790, "Number of items", 120000000.0,
+                  40000000])
+    sheet.append([202004, "Export", "Chinaa", "Netherlands", "901920", "u", 1200, None])
+    path = tmp_path / "comtrade.xlsx"
+    book.save(path)
+    with pytest.raises(LoadError) as e:
+        import_table(kb, path, "trade-statistics", sheet="2020")
+    assert "comtrade.xlsx:2020:3:reporter: unknown country 'Chinaa'" in str(e.value)
+    with pytest.raises(LoadError, match="no sheet '2021'; it has 'notes', '2020'"):
+        import_table(kb, path, "trade-statistics", sheet="2021")
+    with pytest.raises(LoadError, match="the header has no column 'period' or 'Period'"):
+        import_table(kb, path, "trade-statistics")  # the first sheet
+    sheet["C3"] = "China"
+    book.save(path)
+    report = import_table(kb, path, "trade-statistics", sheet="2020")
+    assert report.imported_rows == 2
+    assert kb.ask(f"""ASK {{ GRAPH <{GRAPH}file/comtrade.xlsx> {{
+        ?s a ms:ExportStatistic ; ms:destination country:IT ; ms:productCategory product:face-mask }} }}""")
+    assert kb.ask("ASK { ?s ms:destination country:NL ; ms:productCategory product:ventilator }")
+    not_a_book = table(tmp_path, HEADER + GOOD, "fake.xlsx")
+    with pytest.raises(LoadError, match="not an Excel workbook"):
+        import_table(kb, not_a_book, "trade-statistics")

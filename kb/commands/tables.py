@@ -22,11 +22,13 @@ from kb.namespaces import shorten
 @click.option("--create", is_flag=True,
               help="Add organisations, people and standards that match no entity (once).")
 @click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
+@click.option("--sheet", metavar="NAME", help="An Excel workbook's sheet (default: the first).")
 @pass_context
 @fail_on_kb_error
 def import_(obj: Context, file: Path, mapping: str, graph: str | None, skip_bad: Path | None,
-            create: bool, dry_run: bool) -> None:
-    """Import a table (CSV) mapped to the ontology by a CSVW mapping, all or nothing.
+            create: bool, dry_run: bool, sheet: str | None) -> None:
+    """Import a table (CSV, TSV or an Excel workbook's sheet) mapped to the ontology by a
+    CSVW mapping, all or nothing.
 
     Names are resolved to the knowledge base's entities or reported (row, column, closest
     candidates); the facts go into the file's own graph, replacing what it imported before.
@@ -34,12 +36,13 @@ def import_(obj: Context, file: Path, mapping: str, graph: str | None, skip_bad:
     \b
         kb import comtrade.csv --mapping trade-statistics
         kb import recalls.csv --mapping incidents --create --skip-bad bad-rows.csv
+        kb import comtrade.xlsx --sheet 2020 --mapping trade-statistics
     """
     from kb.imports import import_table
 
     with obj.kb() as kb:
         report = import_table(kb, file, mapping, graph=graph, skip_bad=skip_bad,
-                              create=create, dry_run=dry_run)
+                              create=create, dry_run=dry_run, sheet=sheet)
     verb = "Would import" if dry_run else "Imported"
     click.echo(f"{verb} {report.imported_rows:,} of {report.rows:,} row(s) as "
                f"{report.triples:,} triples into {report.graph}", err=True)
