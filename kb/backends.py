@@ -186,7 +186,7 @@ class _TwiceReader(io.RawIOBase):
     def __init__(self, source: object, graph: ox.NamedNode) -> None:
         self._lines = iter(io.BytesIO(source) if isinstance(source, bytes) else source)
         self._tag = f" {graph} .\n".encode()
-        self._buffer = b""
+        self._buffer = memoryview(b"")  # sliced without copying: the engine reads 2 KiB a call
 
     def readable(self) -> bool:
         return True
@@ -196,7 +196,7 @@ class _TwiceReader(io.RawIOBase):
             chunk = list(itertools.islice(self._lines, 4096))
             if not chunk:
                 return 0
-            self._buffer = b"".join(self._twice(line) for line in chunk)
+            self._buffer = memoryview(b"".join(map(self._twice, chunk)))
         n = min(len(target), len(self._buffer))
         target[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
