@@ -150,3 +150,17 @@ def test_the_search_benchmark_times_loads_the_index_and_every_kind_of_query() ->
     assert "search p95 over all queries" in done.stdout
     missing = next((line for line in lines if line.startswith("found nothing")), "")
     assert not any(q in missing for q in ("Spain", "Bioeasy", "Hua Shunying", "春莹")), missing
+
+
+def test_the_load_benchmark_compares_like_for_like() -> None:
+    """A tiny run of ``python -m bench load``: kb's loader without its search index against
+    Oxigraph loading the same dataset (the target), the index's share, the union's cost."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bench", "load", "--size", "3000"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in ("kb load, no search index", "like for like:", "the index's share of the load",
+                 "the set union's cost in the engine itself"):
+        assert line in done.stdout, done.stdout
