@@ -9,7 +9,7 @@ PORT   ?= 8000
 STORE  ?= var/store
 ARGS   ?=
 
-.PHONY: help serve test lint fix load docs bench clean
+.PHONY: help serve test lint fix load docs bench mutation clean
 
 help:  ## List the targets (with the values of STORE, HOST and PORT in effect)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-8s %s\n",$$1,$$2}' \
@@ -23,6 +23,10 @@ $(VENV)/.installed: pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-test
+	$(BIN)/python -m pip install -q -e '.[test,bench,dev]'
 	@touch $@
 
 # A restart with nothing changed costs three CLI starts: kb load skips the files whose
@@ -49,6 +53,15 @@ docs: $(VENV)/.installed  ## Write the ontology's documentation (pyLODE) to docs
 
 bench: $(VENV)/.installed-test  ## Run the benchmarks (see bench/README.md)
 	$(BIN)/python -m bench $(ARGS)
+
+# mutmut works in mutants/ (git ignores it) and carries on where a run stopped; remove
+# mutants/ to start again. Its settings (modules, tests) are [tool.mutmut] in pyproject.toml.
+mutation: $(VENV)/.installed-dev  ## Mutation testing (mutmut) of safety, export and projections with the fast tests
+	nice -n 19 $(BIN)/mutmut run --max-children 2 $(ARGS)
+	@$(BIN)/python -c "import collections, glob, json; from mutmut.stats import status_by_exit_code as s; \
+	  [print(f[8:-5], dict(collections.Counter(s[v] for v in json.load(open(f))['exit_code_by_key'].values()))) \
+	   for f in sorted(glob.glob('mutants/kb/*.py.meta'))]"
+	$(BIN)/mutmut results
 
 clean:  ## Remove the virtualenv and the store
 	rm -rf $(VENV) var

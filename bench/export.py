@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
     formats = [f for f in args.formats.split(",") if f]
     source = generate(n)
 
-    from kb.load import file_graph
+    from kb.load_records import file_graph
 
     graph = file_graph(source)
     with tempfile.TemporaryDirectory(prefix="kb-bench-export-") as tmp:

@@ -9,7 +9,9 @@ incidents (recalls, returns, rejections) that cite a standard not met.
     python -m bench generate --size 1m            # bench/out/trade-1m.nt
     python -m bench generate --size 100k --quads  # bench/out/trade-100k.nq, 20 source graphs
 
-From Python: ``generate(1_000_000) -> Path`` (reuses an existing file).
+From Python: ``generate(1_000_000) -> Path`` (reuses an existing file), and
+``loaded_store(store, "1m", tmp) -> Path``: an on-disk store holding it beside the ontology
+and the bundled data.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+
+from kb.bundled import DATA_DIR, ONTOLOGY_FILE
+from kb.namespaces import ONTOLOGY_GRAPH
 
 OUT = Path(__file__).parent / "out"
 BASE = "https://w3id.org/medsupply-kb/"
@@ -219,6 +226,20 @@ def generate(n: int, path: Path | None = None, *, seed: int = 42, quads: bool = 
             f.write(line)
     tmp.replace(path)
     return path
+
+
+def loaded_store(store: Path | None, size: str, tmp: str | Path) -> Path:
+    """An on-disk store with the ontology (in its own graph), the bundled data and ``size``
+    generated triples, each loaded as a user does (``kb load``): ``store`` when given and
+    reused as it is once it holds a store, else a new one in the folder ``tmp``."""
+    store = store or Path(tmp) / "store"
+    if not (store / "CURRENT").exists():
+        data = generate(parse_size(size))
+        for load in (["--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE)], [str(DATA_DIR)],
+                     [str(data)]):
+            subprocess.run([sys.executable, "-m", "kb", "--store", str(store), "load",
+                            "--quiet", *load], check=True)
+    return store
 
 
 def hash_subject(line: str) -> int:

@@ -31,7 +31,7 @@ import pyoxigraph as ox_
 
 from bench.generate import generate, parse_size
 from kb.backends import _TwiceReader
-from kb.load import file_graph
+from kb.load_records import file_graph
 
 MEASURE = """
 import resource, subprocess, sys, time

@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.generate import generate, parse_size
+from bench.generate import loaded_store
 from kb import KnowledgeBase, browse, incidents, worldmap
-from kb.bundled import DATA_DIR, ONTOLOGY_FILE
 from kb.figure_table import figure_rows
-from kb.namespaces import ONTOLOGY_GRAPH
 
 BASELINE = ("PREFIX ms: <https://w3id.org/medsupply-kb/ontology#>\n"
             "SELECT (COUNT(*) AS ?n) WHERE { ?s a ms:Shipment }")
@@ -70,13 +66,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
-        store = args.store or Path(tmp) / "store"
-        if not (store / "CURRENT").exists():
-            data = generate(parse_size(args.size))
-            for load in (["--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE)], [str(DATA_DIR)],
-                         [str(data)]):
-                subprocess.run([sys.executable, "-m", "kb", "--store", str(store), "load",
-                                "--quiet", *load], check=True)
+        store = loaded_store(args.store, args.size, tmp)
         with KnowledgeBase.open(str(store)) as kb:
             triples = len(kb)
             _, base = timed(kb.select, BASELINE, repeat=args.repeat)

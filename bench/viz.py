@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.generate import generate, parse_size
+from bench.generate import loaded_store
 from kb import KnowledgeBase, viz
-from kb.bundled import DATA_DIR, ONTOLOGY_FILE, load_bundled
-from kb.namespaces import ONTOLOGY_GRAPH
+from kb.bundled import load_bundled
 from kb.viz import drawing as viz_drawing
 
 ID = "https://w3id.org/medsupply-kb/id/"
@@ -159,13 +156,7 @@ def main(argv: list[str]) -> int:
         pages["bundled: entity NL, depth 3"] = viz.entity_view(kb, f"{ID}country/NL", depth=3)
 
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
-        store = args.store or Path(tmp) / "store"
-        if not (store / "CURRENT").exists():
-            data = generate(parse_size(args.size))
-            for load in (["--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE)], [str(DATA_DIR)],
-                         [str(data)]):
-                subprocess.run([sys.executable, "-m", "kb", "--store", str(store), "load",
-                                "--quiet", *load], check=True)
+        store = loaded_store(args.store, args.size, tmp)
         with KnowledgeBase.open(str(store)) as kb:
             triples = len(kb)
             big = views(kb, big=True)

@@ -37,6 +37,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -342,32 +343,29 @@ def _write_nq(parts: Parts, output: IO[bytes], dataset: bool) -> None:
             output.write(b"".join(lines))
 
 
-def _write_ox(fmt: ox.RdfFormat) -> Callable[[Parts, IO[bytes], bool], None]:
-    def write(parts: Parts, output: IO[bytes], dataset: bool) -> None:
-        if dataset:
-            def items() -> Iterator[ox.Quad]:
-                for graph, path in parts:
-                    g = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
-                    for t in triples_of(path):
-                        yield ox.Quad(t.subject, t.predicate, t.object, g)
-            source: Iterable[ox.Quad] | Iterable[ox.Triple] = items()
-        else:
-            source = (t for _, path in parts for t in triples_of(path))
-        try:
-            ox.serialize(source, output, fmt, prefixes=PREFIXES)
-        except ValueError as e:  # RDF/XML cannot write every predicate IRI
-            raise InvalidParameter("format", f"cannot write this graph as {fmt.name}: {e}; "
-                                   "use Turtle or N-Triples") from None
-
-    return write
+def _write_ox(fmt: ox.RdfFormat, parts: Parts, output: IO[bytes], dataset: bool) -> None:
+    if dataset:
+        def items() -> Iterator[ox.Quad]:
+            for graph, path in parts:
+                g = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
+                for t in triples_of(path):
+                    yield ox.Quad(t.subject, t.predicate, t.object, g)
+        source: Iterable[ox.Quad] | Iterable[ox.Triple] = items()
+    else:
+        source = (t for _, path in parts for t in triples_of(path))
+    try:
+        ox.serialize(source, output, fmt, prefixes=PREFIXES)
+    except ValueError as e:  # RDF/XML cannot write every predicate IRI
+        raise InvalidParameter("format", f"cannot write this graph as {fmt.name}: {e}; "
+                               "use Turtle or N-Triples") from None
 
 
 _WRITERS: dict[str, Callable[[Parts, IO[bytes], bool], None]] = {
     "nt": _write_nt,
     "nq": _write_nq,
-    "ttl": _write_ox(ox.RdfFormat.TURTLE),
-    "trig": _write_ox(ox.RdfFormat.TRIG),
-    "rdfxml": _write_ox(ox.RdfFormat.RDF_XML),
+    "ttl": partial(_write_ox, ox.RdfFormat.TURTLE),
+    "trig": partial(_write_ox, ox.RdfFormat.TRIG),
+    "rdfxml": partial(_write_ox, ox.RdfFormat.RDF_XML),
     "jsonld": write_jsonld,
 }
 

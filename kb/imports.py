@@ -37,7 +37,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from kb.errors import LoadError
-from kb.load import file_graph, file_sha256, file_unit, previous_loads
+from kb.load_records import file_graph, file_sha256, file_unit, previous_loads
 from kb.namespaces import ID, LOADS_GRAPH, PREFIXES
 from kb.resolve import CREATABLE, KINDS, Resolver
 from kb.spreadsheet import MEDIA_TYPE, is_workbook, open_sheet

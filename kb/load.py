@@ -7,27 +7,22 @@
   (``ontology/medsupply.ttl``) goes into ``…/graph/ontology``.
 * The project's SHACL shapes and JSON-LD context are not data: found in a folder (``kb load
   ontology data``), they are left out, and the report says so.
-* Each load is recorded in the ``loads`` graph (PROV / Dublin Core / VoID): the file, its
-  SHA-256, when it was loaded, and the triples per graph. A file loaded again replaces what
-  it loaded before; a file whose content has not changed is skipped.
+* Each load is recorded in the ``loads`` graph (PROV / Dublin Core / VoID; written and read
+  in ``kb.load_records``): the file, its SHA-256, when it was loaded, and the triples per
+  graph. A file loaded again replaces what it loaded before; a file whose content has not
+  changed is skipped.
 * Parsing is Oxigraph's, streamed into its bulk loader. A syntax error anywhere names the
   file, line and column, and nothing of the command is added.
-
-Over 400 lines, for a reason: one pipeline (discover, plan, check, parse, record) whose
-steps share one plan per file; split, the plan would travel between modules.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
-from urllib.parse import quote
 
 import pyoxigraph as ox
 
@@ -36,14 +31,9 @@ from kb.bundled import CONTEXT_FILE, ONTOLOGY_FILE, SHAPES_FILE
 from kb.engine import run_in_engine_thread
 from kb.errors import LoadError, QueryError, QueryTimeout, ResultTooLarge
 from kb.formats import EXTENSIONS, rdf_format
-from kb.namespaces import GRAPH, ID, LOADS_GRAPH, ONTOLOGY_GRAPH, PREFIXES
+from kb.load_records import drop_update, file_graph, file_sha256, file_unit, previous_loads, record
+from kb.namespaces import ONTOLOGY_GRAPH
 from kb.settings import Settings
-
-XSD = PREFIXES["xsd"]
-DCTERMS = PREFIXES["dcterms"]
-PROV = PREFIXES["prov"]
-VOID = PREFIXES["void"]
-RDF_TYPE = ox.NamedNode(PREFIXES["rdf"] + "type")
 
 #: Files of the project with a graph of their own (unless the load names one).
 OWN_GRAPHS = {ONTOLOGY_FILE: str(ONTOLOGY_GRAPH)}
@@ -107,16 +97,6 @@ class _Plan:
     parsed_as: ox.RdfFormat | None = None  # data's format, if parsed beforehand (JSON-LD)
     drop: list[str] = field(default_factory=list)  # graphs to clear before loading
     counts: Counter[str] | None = None  # triples per graph, when parsed beforehand
-
-
-def file_unit(path: Path) -> str:
-    """The IRI that stands for a loaded file (identified by its name)."""
-    return f"{ID}file/{quote(path.name)}"
-
-
-def file_graph(path: Path) -> str:
-    """The named graph of a non-quad file loaded without ``graph=``."""
-    return f"{GRAPH}file/{quote(path.name)}"
 
 
 def discover(paths: Iterable[str | Path], *, format: str | None = None) -> list[Path]:
@@ -226,7 +206,7 @@ def _refuse_nonconforming_load(kb, plans: list[_Plan]) -> None:
     SHACL violations to the store (the check of every write when validation is on)."""
     def apply(store: ox.Store) -> None:  # the whole load, on a copy of the store
         for plan in plans:
-            store.update(_drop_update(plan))
+            store.update(drop_update(plan.unit, plan.drop))
             store.bulk_extend(_quads(plan, None))
 
     kb.refuse_nonconforming(apply)
@@ -234,7 +214,7 @@ def _refuse_nonconforming_load(kb, plans: list[_Plan]) -> None:
 
 def _load_one(kb, plan: _Plan, progress: ProgressFactory | None) -> None:
     """Drop what the file loaded before, add its triples, then record the load."""
-    before = _drop_update(plan)
+    before = drop_update(plan.unit, plan.drop)
     if plan.format.supports_datasets:
         # Quad formats: streamed through Python to move default-graph triples into the
         # file's graph; the load record goes into the same atomic write.
@@ -251,9 +231,9 @@ def _load_one(kb, plan: _Plan, progress: ProgressFactory | None) -> None:
     size_after = int(kb.select(count_query)[0]["n"])
     counts = plan.counts or Counter({plan.graph: size_after - size_before})
     plan.report.graphs = dict(counts)
-    now = _now()
     graph_sizes = Counter({plan.graph: size_after})
-    kb.write(_record(plan, counts, now, ox.NamedNode(LOADS_GRAPH), graph_sizes), validate=False)
+    kb.write(record(plan.path, plan.format, plan.sha256, plan.graph, counts, graph_sizes),
+             validate=False)
 
 
 def _count(items: Iterator[ox.Quad | ox.Triple], graph: str) -> Counter[str]:
@@ -269,17 +249,6 @@ def _count(items: Iterator[ox.Quad | ox.Triple], graph: str) -> Counter[str]:
 def _exhaust(items: Iterator[object]) -> None:
     for _ in items:
         pass
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(1024 * 1024):
-                h.update(chunk)
-    except OSError as e:
-        raise LoadError(f"cannot read: {e.strerror}", path=str(path)) from None
-    return h.hexdigest()
 
 
 def _preflight(plan: _Plan, settings: Settings) -> None:
@@ -354,11 +323,6 @@ def _syntax_message(e: SyntaxError) -> str:
     return f"syntax error: {text}"
 
 
-def _now() -> ox.Literal:
-    return ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"),
-                      datatype=ox.NamedNode(XSD + "dateTime"))
-
-
 def _quads(plan: _Plan, progress: ProgressFactory | None) -> Iterator[ox.Quad]:
     """The file's quads (default graph moved to the file's graph), then its load record."""
     counts: Counter[str] = Counter()
@@ -371,75 +335,7 @@ def _quads(plan: _Plan, progress: ProgressFactory | None) -> Iterator[ox.Quad]:
         counts[quad.graph_name.value] += 1
         yield quad
     plan.report.graphs = dict(sorted(counts.items()))
-    yield from _record(plan, counts, _now(), ox.NamedNode(LOADS_GRAPH), counts)
-
-
-def _record(
-    plan: _Plan, counts: Counter[str], now: ox.Literal, loads: ox.NamedNode,
-    graph_sizes: Counter[str],
-) -> Iterator[ox.Quad]:
-    """PROV / Dublin Core / VoID description of a loaded file (triples it added) and of the
-    graphs it filled (triples they hold)."""
-    unit = ox.NamedNode(plan.unit)
-    media = ox.Literal(plan.format.media_type)
-    yield ox.Quad(unit, RDF_TYPE, ox.NamedNode(PROV + "Entity"), loads)
-    yield ox.Quad(unit, ox.NamedNode(DCTERMS + "title"), ox.Literal(plan.path.name), loads)
-    yield ox.Quad(unit, ox.NamedNode(DCTERMS + "format"), media, loads)
-    yield ox.Quad(unit, ox.NamedNode(DCTERMS + "identifier"),
-                  ox.Literal(f"sha256:{plan.sha256}"), loads)
-    yield ox.Quad(unit, ox.NamedNode(PROV + "generatedAtTime"), now, loads)
-    yield ox.Quad(unit, ox.NamedNode(VOID + "triples"), _integer(sum(counts.values())), loads)
-    for graph_iri in counts:
-        g = ox.NamedNode(graph_iri)
-        yield ox.Quad(g, ox.NamedNode(DCTERMS + "source"), unit, loads)
-        yield ox.Quad(g, ox.NamedNode(DCTERMS + "modified"), now, loads)
-        yield ox.Quad(g, ox.NamedNode(VOID + "triples"), _integer(graph_sizes[graph_iri]), loads)
-    if not counts:  # an empty file still records that it was loaded, into its own graph
-        yield ox.Quad(ox.NamedNode(plan.graph), ox.NamedNode(DCTERMS + "source"), unit, loads)
-
-
-def _integer(n: int) -> ox.Literal:
-    return ox.Literal(str(n), datatype=ox.NamedNode(XSD + "integer"))
-
-
-PREVIOUS_LOADS = f"""
-PREFIX dcterms: <{DCTERMS}>
-PREFIX void: <{VOID}>
-SELECT ?unit ?hash ?g ?n WHERE {{
-  GRAPH <{LOADS_GRAPH}> {{
-    ?unit dcterms:identifier ?hash .
-    OPTIONAL {{ ?g dcterms:source ?unit . OPTIONAL {{ ?g void:triples ?n }} }}
-  }}
-}}
-"""
-
-
-def previous_loads(kb, units: list[str]) -> dict[str, tuple[str, list[str], dict[str, int]]]:
-    """unit IRI -> (sha256, graphs it filled, triples per graph) for files loaded before."""
-    if not units:
-        return {}
-    wanted = set(units)
-    out: dict[str, tuple[str, list[str], dict[str, int]]] = {}
-    for row in kb.select(PREVIOUS_LOADS):
-        unit = str(row["unit"])
-        if unit not in wanted:
-            continue
-        digest = str(row["hash"]).removeprefix("sha256:")
-        entry = out.setdefault(unit, (digest, [], {}))
-        if "g" in row:
-            entry[1].append(str(row["g"]))
-            entry[2][str(row["g"])] = int(row["n"]) if "n" in row else 0  # type: ignore[call-overload]
-    return out
-
-
-def _drop_update(plan: _Plan) -> str:
-    """The update that removes what the file loaded before, and the record of it."""
-    ops = []
-    for g in plan.drop:
-        ops.append(f"DROP SILENT GRAPH <{g}>")
-        ops.append(f"DELETE WHERE {{ GRAPH <{LOADS_GRAPH}> {{ <{g}> ?p ?o }} }}")
-    ops.append(f"DELETE WHERE {{ GRAPH <{LOADS_GRAPH}> {{ <{plan.unit}> ?p ?o }} }}")
-    return " ;\n".join(ops)
+    yield from record(plan.path, plan.format, plan.sha256, plan.graph, counts, counts)
 
 
 class _ProgressReader:

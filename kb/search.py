@@ -24,14 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kb.errors import InvalidParameter, KbError
-from kb.search_index import (
-    FILE_NAME,
-    NAMES,
-    TEXTS,
-    fold,
-    open_index,
-    reindex,
-)
+from kb.search_index import FILE_NAME, NAMES, TEXTS, fold
+from kb.search_sync import open_index, reindex
 
 MAX_QUERY = 200  # characters
 

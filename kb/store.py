@@ -44,7 +44,7 @@ from kb.errors import InvalidParameter, QueryError, QueryRefused
 from kb.formats import rdf_format
 from kb.namespaces import BASE, declare_prefixes
 from kb.remote import RemoteBackend
-from kb.search_index import close_index, follow_writes
+from kb.search_sync import close_index, follow_writes
 from kb.settings import Settings
 from kb.sparql_text import bind_values, engine_errors, query_error
 from kb.terms import to_ox

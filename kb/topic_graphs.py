@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -180,29 +181,14 @@ def statement_graph(kb: Any) -> nx.MultiDiGraph:
 
 
 def _statement_graph(kb: Any) -> nx.MultiDiGraph:
-    labels = property_labels(kb)
-    g = nx.MultiDiGraph()
-
-    def handle(row: Any) -> None:
-        st, p, o, graph = row["st"].value, row["p"].value, row["o"].value, row["g"].value
-        new_node(g, st)
-        new_node(g, o)
-        attrs = g.nodes[st]
-        if graph not in attrs["graphs"]:
-            attrs["graphs"].append(graph)
-        for name in ("date", "quotation"):
-            if row[name] is not None and name not in attrs:
-                attrs[name] = row[name].value
+    def link(g: nx.MultiDiGraph, st: str, p: str, o: str, graph: str, label: str) -> None:
         if p == f"{MS}speaker":
             g.add_edge(o, st, key=p, predicate=p, label="said", graph=graph)
         else:
-            g.add_edge(st, o, key=p, predicate=p, label=labels.get(p, local_name(p)), graph=graph)
+            g.add_edge(st, o, key=p, predicate=p, label=label, graph=graph)
 
-    stream_rows(kb, STATEMENTS, handle)
-    add_labels_and_types(kb, g, g.nodes)
-    for _, attrs in g.nodes(data=True):
-        attrs["kind"] = _kind(attrs["types"])
-    return g
+    columns = {"date": ("date", str), "quotation": ("quotation", str)}
+    return _topic_graph(kb, STATEMENTS, "st", columns, link)
 
 
 INCIDENT_LINKS = ("actor", "actorCountry", "concerns", "manufacturer", "productCategory",
@@ -244,24 +230,43 @@ def incident_graph(kb: Any) -> nx.MultiDiGraph:
 
 
 def _incident_graph(kb: Any) -> nx.MultiDiGraph:
+    def link(g: nx.MultiDiGraph, s: str, p: str, o: str, graph: str, label: str) -> None:
+        if not g.has_edge(s, o, key=p):  # the first source graph found names the edge
+            g.add_edge(s, o, key=p, predicate=p, label=label, graph=graph)
+
+    columns = {"date": ("date", str), "quantity": ("affected_quantity", float)}
+    return _topic_graph(kb, INCIDENTS, "s", columns, link)
+
+
+Link = Callable[[nx.MultiDiGraph, str, str, str, str, str], None]
+
+
+def _topic_graph(kb: Any, sparql: str, subject: str,
+                 attributes: dict[str, tuple[str, Callable[[str], object]]],
+                 link: Link) -> nx.MultiDiGraph:
+    """The graph of the rows of ``sparql``: ``?<subject> ?p ?o`` read in ``GRAPH ?g``.
+
+    Both ends become nodes; the subject's node lists the graphs it was read in and takes
+    the first value found of each column named in ``attributes`` (column -> attribute
+    name, conversion of the literal's text). ``link(g, s, p, o, graph, label)`` draws the
+    edge, ``label`` being the property's label. Then every node gets its label, types and
+    ``kind``."""
     labels = property_labels(kb)
     g = nx.MultiDiGraph()
 
     def handle(row: Any) -> None:
-        s, p, o, graph = row["s"].value, row["p"].value, row["o"].value, row["g"].value
+        s, p, o, graph = row[subject].value, row["p"].value, row["o"].value, row["g"].value
         new_node(g, s)
         new_node(g, o)
         attrs = g.nodes[s]
         if graph not in attrs["graphs"]:
             attrs["graphs"].append(graph)
-        if row["date"] is not None and "date" not in attrs:
-            attrs["date"] = row["date"].value
-        if row["quantity"] is not None and "affected_quantity" not in attrs:
-            attrs["affected_quantity"] = float(row["quantity"].value)
-        if not g.has_edge(s, o, key=p):
-            g.add_edge(s, o, key=p, predicate=p, label=labels.get(p, local_name(p)), graph=graph)
+        for column, (name, convert) in attributes.items():
+            if row[column] is not None and name not in attrs:
+                attrs[name] = convert(row[column].value)
+        link(g, s, p, o, graph, labels.get(p, local_name(p)))
 
-    stream_rows(kb, INCIDENTS, handle)
+    stream_rows(kb, sparql, handle)
     add_labels_and_types(kb, g, g.nodes)
     for _, attrs in g.nodes(data=True):
         attrs["kind"] = _kind(attrs["types"])

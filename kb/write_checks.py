@@ -283,7 +283,7 @@ def refuse_nonconforming(kb, *, shapes: Path = SHAPES_FILE):
     store with the files instead, and any violation refuses the files."""
     from kb.backends import OxigraphBackend
     from kb.engine import run_in_engine_thread
-    from kb.load import file_graph, file_unit, previous_loads
+    from kb.load_records import file_graph, file_unit, previous_loads
 
     def parse(paths: list[Path]) -> dict[Path, list[ox.Quad]]:
         out = {}

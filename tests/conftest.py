@@ -9,13 +9,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from kb import KnowledgeBase
+from kb.bundled import DATA_DIR, ONTOLOGY_FILE
+from kb.namespaces import ONTOLOGY_GRAPH
 
 pytest_plugins = ["tests.browser"]  # the headless-browser fixtures: browser, page
 
@@ -153,6 +155,25 @@ def serve(store: Path, **settings: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def bundled_store_with(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Path]:
+    """Makes on-disk stores as a user does, with the CLI: ``make(name, turtle)`` loads the
+    ontology (in its own graph), data/ and ``turtle`` (written to ``evil.ttl``: the tests
+    put markup in its labels) into a new store in a folder named after ``name``, closed and
+    ready for a server."""
+    def make(name: str, turtle: str) -> Path:
+        store = tmp_path_factory.mktemp(name) / "store"
+        evil = store.parent / "evil.ttl"
+        evil.write_text(turtle)
+        for args in (["--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE)], [str(DATA_DIR)],
+                     [str(evil)]):
+            loaded = run_kb("load", *args, store=store)
+            assert loaded.returncode == 0, loaded.stderr
+        return store
+
+    return make
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kb.bundled import DATA_DIR, ONTOLOGY_FILE
-from kb.namespaces import ONTOLOGY_GRAPH
-from tests.conftest import run_kb, serve
+from tests.conftest import serve
 from tests.test_pages import assert_clean
 
 ID = "https://w3id.org/medsupply-kb/id/"
@@ -32,14 +30,8 @@ PAGES = ["/classes", "/classes/ms:Rejection", "/incidents", "/figures", "/map"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    store = tmp_path_factory.mktemp("browse") / "store"
-    assert run_kb("load", "--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE), store=store).returncode == 0
-    assert run_kb("load", str(DATA_DIR), store=store).returncode == 0
-    evil = store.parent / "evil.ttl"
-    evil.write_text(EVIL)
-    assert run_kb("load", str(evil), store=store).returncode == 0
-    with serve(store) as url:
+def server(bundled_store_with):
+    with serve(bundled_store_with("browse", EVIL)) as url:
         yield url
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rdflib.compare import isomorphic
 
 from kb import KnowledgeBase
 from kb.bundled import DATA_DIR, ONTOLOGY_FILE
-from kb.export import export_bytes, export_stream, plan_export
+from kb.export import ExportPlan, export_bytes, export_stream, plan_export
 from kb.namespaces import LOADS_GRAPH, ONTOLOGY_GRAPH
 from tests.conftest import DATA, run_kb, serve
 
@@ -207,3 +208,29 @@ def test_export_streams_in_chunks(full_kb: KnowledgeBase) -> None:
     stream = export_stream(full_kb, plan, chunk_bytes=1024, max_chunks=2)
     next(stream)
     stream.close()  # a client that goes away stops the producer
+
+
+def test_a_closed_stream_stops_its_producer(full_kb: KnowledgeBase) -> None:
+    before = set(threading.enumerate())
+    stream = export_stream(full_kb, plan_export(full_kb, "nq"), chunk_bytes=1024, max_chunks=1)
+    next(stream)
+    producers = set(threading.enumerate()) - before
+    stream.close()  # a client that goes away
+    for thread in producers:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in producers)
+
+
+def test_a_streamed_graph_is_the_graph_and_its_errors_reach_the_reader(
+    memory_kb: KnowledgeBase,
+) -> None:
+    memory_kb.update(f'INSERT DATA {{ GRAPH <{EX}g> {{ <{EX}a> <{EX}p> "x" ; <{EX}q> "y" }} '
+                     f'GRAPH <{EX}other> {{ <{EX}b> <{EX}p> "z" }} }}')
+    plan = plan_export(memory_kb, "ttl", graph=f"{EX}g")
+    streamed = b"".join(export_stream(memory_kb, plan, chunk_bytes=16, max_chunks=1))
+    assert streamed == export_bytes(memory_kb, "ttl", graph=f"{EX}g")
+    assert b'"x"' in streamed and b'"z"' not in streamed
+    # a plan gone wrong (here, a graph name that is no IRI) fails in the producer thread:
+    # the reader gets the error, not a shorter export
+    with pytest.raises(ValueError, match="Invalid IRI"):
+        b"".join(export_stream(memory_kb, ExportPlan("ttl", ("not an IRI",), False)))

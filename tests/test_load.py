@@ -11,6 +11,7 @@ import pytest
 
 from kb import KnowledgeBase, LoadError
 from kb.namespaces import GRAPH, LOADS_GRAPH
+from kb.safety import check_xml
 from tests.conftest import DATA
 
 EX = "http://example.org/"
@@ -166,6 +167,41 @@ def test_deeply_nested_jsonld_is_refused(memory_kb: KnowledgeBase, tmp_path: Pat
         memory_kb.load([doc])
 
 
+def _nested(levels: int) -> str:
+    return '{"http://example.org/p": ' * (levels - 1) + "{}" + "}" * (levels - 1)
+
+
+@pytest.mark.parametrize("text, message, line, column", [
+    (_nested(101), "JSON nested more than 100 levels deep", None, None),
+    ("[" * 100 + "1" + "]" * 100, "JSON nested more than 100 levels deep", None, None),
+    ('{\n  "@id": "http://example.org/a",\n  "http://example.org/p": }', "not valid JSON", 3, 27),
+    ('{"@context": [{"ex": "http://example.org/"}, "http://remote.example/c.jsonld"], "@id": "ex:a"}',
+     "remote JSON-LD context <http://remote.example/c.jsonld> refused", None, None),
+    ('{"@context": {"@import": "http://remote.example/c.jsonld"}, "@id": "http://example.org/a"}',
+     "remote JSON-LD context <http://remote.example/c.jsonld> refused", None, None),
+    ('{"@graph": [{"@context": "http://remote.example/c.jsonld", "@id": "http://example.org/a"}]}',
+     "remote JSON-LD context <http://remote.example/c.jsonld> refused", None, None),
+], ids=["deep-objects", "deep-lists", "not-json", "remote-context-in-a-list", "remote-import",
+        "remote-context-deep-inside"])
+def test_refused_jsonld_says_why_and_where(
+    memory_kb: KnowledgeBase, tmp_path: Path, text: str, message: str, line: int | None,
+    column: int | None,
+) -> None:
+    doc = tmp_path / "upload.jsonld"
+    doc.write_text(text)
+    with pytest.raises(LoadError, match=message) as info:
+        memory_kb.load([doc])
+    assert (info.value.path, info.value.line, info.value.column) == (str(doc), line, column)
+    assert len(memory_kb) == 0
+
+
+def test_jsonld_as_deep_as_allowed_loads(memory_kb: KnowledgeBase, tmp_path: Path) -> None:
+    doc = tmp_path / "deep.jsonld"
+    doc.write_text('{"@id": "http://example.org/a", "http://example.org/p": ' + _nested(99) + "}")
+    memory_kb.load([doc])
+    assert len(memory_kb) > 0
+
+
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE rdf:RDF [
  <!ENTITY a "lollollollollollollollollollol">
@@ -199,3 +235,62 @@ def test_dangerous_rdfxml_is_refused_before_parsing(
         memory_kb.load([doc])
     assert "bomb.rdf, line" in str(info.value)
     assert len(memory_kb) == 0
+
+
+RDF = ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+       'xmlns:ex="http://example.org/">')
+
+
+def _entities(n: int) -> str:
+    return "<!DOCTYPE a [\n" + "".join(f'<!ENTITY e{i} "v">\n' for i in range(n)) + "]>\n<a/>"
+
+
+def _expanding(size: int, uses: int) -> str:
+    return f'<!DOCTYPE a [ <!ENTITY x "{"y" * size}"> ]>\n<a>' + "&x;" * uses + "</a>"
+
+
+@pytest.mark.parametrize("text, message, line, column", [
+    # where a document goes too deep: the start of the element one level too deep
+    ("<a>" * 257 + "</a>" * 257, "elements nested more than 256 levels deep", 1, 3 * 256 + 1),
+    # closing elements on the way does not reset the count
+    ("<a>" * 200 + "<b/>" * 60 + "<c>" * 100 + "</c>" * 100 + "</a>" * 200,
+     "elements nested more than 256 levels deep", 1, None),
+    (f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF SYSTEM "http://example.org/x.dtd">\n{RDF}</rdf:RDF>',
+     "external DTD <http://example.org/x.dtd> refused", 2, None),
+    (f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF PUBLIC "-//X//DTD X//EN" "http://example.org/x.dtd">'
+     f"\n{RDF}</rdf:RDF>", "external DTD <http://example.org/x.dtd> refused", 2, None),
+    (f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [ <!ENTITY % p "x"> ]>\n{RDF}</rdf:RDF>',
+     "external or parameter entity 'p' refused", 2, None),
+    (_entities(201), "more than 200 entity declarations", 202, None),
+    (_expanding(10_000, 300), "entity expansion makes the document far larger", 2, None),
+    ('<!DOCTYPE a [ <!ENTITY x "' + "y" * 10_000 + '"> ]>\n<a>' + '<b v="&x;"/>' * 300 + "</a>",
+     "entity expansion makes the document far larger", 2, None),
+    (f'<?xml version="1.0"?>\n{RDF}\n  <ex:a></ex:b>\n</rdf:RDF>',
+     "not well-formed XML: mismatched tag", 3, None),
+    (f'<?xml version="1.0"?>\n{RDF}\n', "not well-formed XML: no element found", 3, 1),
+], ids=["deep", "deep-after-siblings", "system-dtd", "public-dtd", "parameter-entity", "201-entities", "expansion",
+        "expansion-in-attributes", "mismatched-tag", "truncated"])
+def test_refused_rdfxml_says_why_and_where(
+    memory_kb: KnowledgeBase, tmp_path: Path, text: str, message: str, line: int,
+    column: int | None,
+) -> None:
+    doc = tmp_path / "upload.rdf"
+    doc.write_text(text)
+    with pytest.raises(LoadError, match=message) as info:
+        memory_kb.load([doc])
+    assert (info.value.path, info.value.line) == (str(doc), line)
+    assert info.value.column is not None
+    if column is not None:
+        assert info.value.column == column
+    assert len(memory_kb) == 0
+
+
+@pytest.mark.parametrize("text", [
+    "<a>" * 256 + "</a>" * 256,  # as deep as allowed
+    "<a>" + "<b/>" * 300 + "<c><d/></c>" * 300 + "</a>",  # wide: depth comes back down
+    _entities(200),  # as many entities as allowed
+    _expanding(100, 1000),  # entities that expand a little
+    "<a>" + "x" * 1_500_000 + "</a>",  # a large document that expands nothing
+])
+def test_rdfxml_within_the_limits_passes_the_checks(text: str) -> None:
+    check_xml(text.encode(), path="ok.rdf")

@@ -11,9 +11,7 @@ import httpx
 import pytest
 import rdflib
 
-from kb.bundled import DATA_DIR, ONTOLOGY_FILE
-from kb.namespaces import ONTOLOGY_GRAPH
-from tests.conftest import run_kb, serve
+from tests.conftest import serve
 
 ID = "https://w3id.org/medsupply-kb/id/"
 EVIL = """@prefix ex: <http://example.org/> .
@@ -24,14 +22,8 @@ ex:evil rdfs:label "<img src=x onerror=alert(1)>" ; ex:link <javascript:alert(3)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    store = tmp_path_factory.mktemp("pages") / "store"
-    assert run_kb("load", "--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE), store=store).returncode == 0
-    assert run_kb("load", str(DATA_DIR), store=store).returncode == 0
-    evil = store.parent / "evil.ttl"
-    evil.write_text(EVIL)
-    assert run_kb("load", str(evil), store=store).returncode == 0
-    with serve(store) as url:
+def server(bundled_store_with):
+    with serve(bundled_store_with("pages", EVIL)) as url:
         yield url
 
 

@@ -77,6 +77,80 @@ def test_entity_graph_restricts_to_graphs_and_classes(bundled: KnowledgeBase) ->
         f"{MS}Country" in d["types"] for _, d in countries.nodes(data=True))
 
 
+HAND_MADE = f"""
+@prefix ex: <{EX}> . @prefix ms: <{MS}> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix prov: <http://www.w3.org/ns/prov#> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+<{EX}g1> {{
+  _:n1 ex:knows ex:a . _:n2 ex:knows ex:b . _:n3 ex:knows ex:c .
+  ex:a ex:knows ex:b ; ex:likes ex:b ; ms:supplies ex:c ; prov:wasDerivedFrom ex:doc ;
+       skos:inScheme ex:scheme ; rdfs:label "A auf Deutsch"@de, "A in English"@en .
+  ex:b rdfs:label "B auf Deutsch"@de .
+  ex:c a ms:Country .
+}}
+<{EX}g2> {{ ex:c ex:knows ex:d . ex:d rdfs:label "D in English"@en, "D auf Deutsch"@de . }}
+<https://w3id.org/medsupply-kb/graph/ontology> {{
+  ms:supplies rdfs:label "supplies goods to"@en . ms:Country rdfs:subClassOf ms:Place .
+}}
+<https://w3id.org/medsupply-kb/graph/reference-things> {{ ex:d ex:partOf ex:c . }}
+"""
+
+
+@pytest.fixture(scope="module")
+def hand_made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    """Two graphs of links, with labels in two languages, blank nodes, provenance and hub
+    links, an ontology graph and a reference graph."""
+    path = tmp_path_factory.mktemp("hand-made") / "hand-made.trig"
+    path.write_text(HAND_MADE)
+    with KnowledgeBase.open("memory") as kb:
+        kb.load([path])
+        yield kb
+
+
+def _edges(g) -> set[tuple[str, str, str]]:
+    return {(s.removeprefix(EX), o.removeprefix(EX), d["label"]) for s, o, d in g.edges(data=True)}
+
+
+def test_entity_graph_links_labels_and_what_it_leaves_out(hand_made: KnowledgeBase) -> None:
+    g = p.entity_graph(hand_made)
+    # two properties between the same two nodes are two edges; blank nodes are left out;
+    # an ontology property is labelled with its English label; provenance, hub links, the
+    # ontology's and the reference graphs' links are left out
+    assert _edges(g) == {("a", "b", "knows"), ("a", "b", "likes"),
+                         ("a", "c", "supplies goods to"), ("c", "d", "knows")}
+    assert not any(n.startswith("_:") or not n.startswith(EX) for n in g)
+    assert g.nodes[f"{EX}a"]["label"] == "A in English"  # English first, whatever the order
+    assert g.nodes[f"{EX}d"]["label"] == "D in English"
+    assert g.nodes[f"{EX}b"]["label"] == "B auf Deutsch"  # else any label
+    assert g.nodes[f"{EX}c"]["label"] == "c"  # else the local name
+    assert g.nodes[f"{EX}c"]["types"] == [f"{MS}Country"]
+    assert g.nodes[f"{EX}a"]["graphs"] == [f"{EX}g1"]
+
+
+def test_entity_graph_options_keep_what_is_left_out(hand_made: KnowledgeBase) -> None:
+    only_g2 = p.entity_graph(hand_made, graphs=[f"{EX}g2"])
+    assert _edges(only_g2) == {("c", "d", "knows")}
+    everything = p.entity_graph(hand_made, include_schema=True, include_provenance=True,
+                                include_reference_hubs=True)
+    assert _edges(everything) >= {("a", "doc", "wasDerivedFrom"), ("a", "scheme", "inScheme"),
+                                  ("d", "c", "partOf"), (f"{MS}Country", f"{MS}Place", "subClassOf")}
+    assert ("a", "doc", "wasDerivedFrom") in _edges(p.entity_graph(hand_made, include_provenance=True))
+    assert ("a", "scheme", "inScheme") in _edges(p.entity_graph(hand_made, include_reference_hubs=True))
+    assert (f"{MS}Country", f"{MS}Place", "subClassOf") in _edges(p.entity_graph(hand_made, include_schema=True))
+
+
+def test_labels_of_some_nodes_prefer_english(hand_made: KnowledgeBase) -> None:
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    for n in "abcd":
+        p.new_node(g, f"{EX}{n}")
+    p.add_labels_and_types(hand_made, g, [f"{EX}{n}" for n in "abcd"], batch=2)
+    assert {n.removeprefix(EX): d["label"] for n, d in g.nodes(data=True)} == {
+        "a": "A in English", "b": "B auf Deutsch", "c": "c", "d": "D in English"}
+    assert g.nodes[f"{EX}c"]["types"] == [f"{MS}Country"]
+
+
 def test_statement_graph(bundled: KnowledgeBase) -> None:
     g = topic_graphs.statement_graph(bundled)
     jiang = f"{ID}statement/jiang-fan-2020-04-05"

@@ -11,6 +11,7 @@ import rdflib
 from rdflib import Literal, URIRef
 
 from kb import InvalidParameter, KnowledgeBase, QueryError, QueryRefused
+from kb.safety import check_sparql
 from tests.conftest import DATA
 
 EX = "http://example.org/"
@@ -55,6 +56,22 @@ def test_bindings_are_terms_not_text(memory_kb: KnowledgeBase) -> None:
     # a variable seen by a FILTER only, as a saved query's parameter often is
     rows = memory_kb.select("SELECT ?s WHERE { ?s ?p ?o FILTER(STR(?o) = ?v) }", v=Literal("secret"))
     assert [str(r["s"]) for r in rows] == [f"{EX}a"]
+
+
+def test_bindings_go_into_the_where_group_whatever_comments_and_strings_say(
+    memory_kb: KnowledgeBase,
+) -> None:
+    """A binding is put after the first ``WHERE {`` of the query's own text: never into a
+    comment or a string that happens to hold those words."""
+    memory_kb.update(f"INSERT DATA {{ GRAPH <{EX}g> {{ <{EX}a> <{EX}p> 1 . <{EX}b> <{EX}p> 2 }} }}")
+    query = ("# WHERE { in a comment\n"
+             "SELECT ?o ('WHERE {' AS ?x) (\"WHERE {\" AS ?y) ('''WHERE { it's''' AS ?z) "
+             "(\"\"\"{\"\"\" AS ?w)  # WHERE { in another\n"
+             f"WHERE {{ ?s <{EX}p> ?o }}\n"
+             "# WHERE { in the last line")
+    rows = memory_kb.select(query, s=URIRef(f"{EX}a"))
+    assert [(int(r["o"]), str(r["x"]), str(r["y"]), str(r["z"]), str(r["w"])) for r in rows] == [
+        (1, "WHERE {", "WHERE {", "WHERE { it's", "{")]
 
 
 def test_the_engines_substitutions_still_bind_projected_variables_only() -> None:
@@ -134,6 +151,63 @@ def test_too_large_or_too_deep_queries_are_refused(memory_kb: KnowledgeBase) -> 
         memory_kb.select("SELECT * WHERE { ?s ?p ?o } #" + "x" * 40_000)
     with pytest.raises(QueryRefused, match="nests"):
         memory_kb.select("SELECT * WHERE { FILTER(" + "(" * 500 + "1" + ")" * 500 + ") }")
+
+
+def test_the_graphs_a_query_names_are_read_from_its_text(memory_kb: KnowledgeBase) -> None:
+    """FROM, FROM NAMED (by IRI, prefixed name or escaped IRI) choose the graphs; the same
+    words inside strings and comments are text, and refuse nothing."""
+    memory_kb.update(f"INSERT DATA {{ GRAPH <{EX}g1> {{ <{EX}a> <{EX}p> 1 }} "
+                     f"GRAPH <{EX}g2> {{ <{EX}b> <{EX}p> 2 }} GRAPH <{EX}g3> {{ <{EX}c> <{EX}p> 3 }} }}")
+
+    def subjects(query: str) -> list[str]:
+        return sorted(str(r["s"]).removeprefix(EX) for r in memory_kb.select(query))
+
+    assert subjects(f"SELECT ?s FROM <{EX}g1> FROM <{EX}g2> WHERE {{ ?s ?p ?o }}") == ["a", "b"]
+    assert subjects(f"PREFIX g: <{EX}> SELECT ?s FROM g:g1 FROM g:g3 WHERE {{ ?s ?p ?o }}") == ["a", "c"]
+    assert subjects(f"SELECT ?s FROM <{EX}g\\u0031> FROM <{EX}g\\U00000032> WHERE {{ ?s ?p ?o }}") == ["a", "b"]
+    assert subjects(f"SELECT ?s FROM <{EX}g1> FROM <{EX}g2> FROM NAMED <{EX}g3> "
+                    "WHERE { GRAPH ?g { ?s ?p ?o } }") == ["c"]
+    remote = "http://remote.example/data"
+    assert subjects(f"SELECT ?s WHERE {{ ?s ?p ?o FILTER(?o NOT IN ('FROM <{remote}>', "
+                    f"\"\\\" FROM <{remote}>\", '''\nFROM <{remote}>''', \"\"\"FROM <{remote}>\"\"\")) }}"
+                    f" # FROM <{remote}>") == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("text, kind, refusal", [
+    ("SELECT * WHERE " + "{" * 65 + "}" * 65, "query",
+     "The query nests brackets more than 64 levels deep (at character 79)"),
+    ("SELECT * WHERE { " + "<< " * 65 + "<urn:s> <urn:p> <urn:o>" + " >>" * 65 + " <urn:p> ?o }",
+     "query", "The query nests quoted triples more than 64 levels deep (at character 206)"),
+    ("SELECT * WHERE { ?s ?p ?o } \\u0053ERVICE", "query", "Escape sequence at character 28"),
+    ("SELECT * WHERE { SERVICE SILENT ?endpoint { ?s ?p ?o } }", "query",
+     "SERVICE a variable or unknown IRI is refused"),
+    ("SELECT * WHERE { SERVICE nope:x { ?s ?p ?o } }", "query",
+     "SERVICE a variable or unknown IRI is refused"),
+    ("LOAD <http://allowed.example.evil/x>", "update",
+     "LOAD <http://allowed.example.evil/x> is refused"),
+    ("LOAD <ftp://allowed.example/x>", "update", "LOAD <ftp://allowed.example/x> is refused"),
+    ("SELECT * WHERE { ?s ?p ?o }" + " " * 74, "query",
+     "The query is 101 bytes long; the limit is 100 bytes"),
+    ("INSERT DATA { }" + " " * 86, "update", "The update is 101 bytes long; the limit is 100"),
+], ids=["deep-brackets", "deep-quoted-triples", "escape-outside-strings", "service-variable",
+        "service-unknown-prefix", "load-other-host", "load-not-http", "long-query", "long-update"])
+def test_refused_sparql_says_what_and_where(text: str, kind: str, refusal: str) -> None:
+    with pytest.raises(QueryRefused) as info:
+        check_sparql(text, max_bytes=100 if "bytes" in refusal else 10_000,
+                     allow_hosts=("allowed.example",), kind=kind)
+    assert str(info.value).startswith(refusal)
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT * WHERE " + "{" * 64 + "}" * 64,  # as deep as allowed
+    "SELECT * WHERE { " + "<< " * 63 + "<urn:s> <urn:p> <urn:o>" + " >>" * 63 + " <urn:p> ?o }",
+    "SELECT * WHERE { ?s ?p ?o }" + " " * 73,  # as long as allowed
+    "LOAD SILENT <https://allowed.example/data.ttl>",
+    "SELECT * WHERE { SERVICE <http://allowed.example/sparql> { ?s ?p ?o } }",
+])
+def test_sparql_within_the_limits_passes_the_checks(text: str) -> None:
+    check_sparql(text, max_bytes=100 if len(text) == 100 else 10_000,
+                 allow_hosts=("allowed.example",))
 
 
 def test_long_unary_chains_do_not_crash_the_process() -> None:

@@ -169,14 +169,8 @@ def test_a_hub_on_a_big_store_is_capped_and_counted(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("viz") / "store"
-    assert run_kb("load", "--graph", str(ONTOLOGY_GRAPH), str(ONTOLOGY_FILE), store=path).returncode == 0
-    assert run_kb("load", str(DATA_DIR), store=path).returncode == 0
-    evil = path.parent / "evil.ttl"
-    evil.write_text(EVIL)
-    assert run_kb("load", str(evil), store=path).returncode == 0
-    return path
+def store(bundled_store_with) -> Path:
+    return bundled_store_with("viz", EVIL)
 
 
 @pytest.fixture(scope="module")
