@@ -229,6 +229,10 @@ def test_a_client_holds_at_most_its_share_of_the_workers(kb: KnowledgeBase) -> N
     """Two workers, one each per client: a second query of the same client is refused at
     once while its first runs; another client is served."""
     kb._pool.per_client = 1  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60  # the second worker starts behind the first: on a busy
+    while kb._pool._idle.qsize() < 2:  # type: ignore[union-attr]  # machine, past the timeout
+        assert time.monotonic() < deadline, "the second worker never started"
+        time.sleep(0.02)
     with ThreadPoolExecutor(1) as pool:
         runaway = pool.submit(_swallow_kb, kb, RUNAWAY, "greedy")
         deadline = time.monotonic() + 10
