@@ -62,6 +62,7 @@ class Worker:
         child.close()
         self.snapshot: str | None = None
         self.served_from = ""  # "memory" or "disk": where its last answer came from
+        self._closing = threading.Lock()
 
     def warm(self, snapshot: tuple) -> None:
         """Have an idle worker load ``snapshot``'s image into memory (no answer comes)."""
@@ -113,7 +114,13 @@ class Worker:
         may both do it)."""
         self.process.kill()
         self.process.join(5)
-        with contextlib.suppress(OSError):  # already closed by the other caller
+        self._close()
+
+    def _close(self) -> None:
+        """Close the pipe once. Two threads closing it at once could both close its file
+        descriptor, the second time after the number went to another file (seen: the
+        tests' temporary folders lost a descriptor while being removed)."""
+        with self._closing, contextlib.suppress(OSError):
             self.conn.close()
 
     def ask_to_stop(self) -> None:
@@ -126,8 +133,7 @@ class Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(2)
-        with contextlib.suppress(OSError):  # a worker still starting may be stopped twice
-            self.conn.close()
+        self._close()  # a worker still starting may be stopped twice
 
 
 def wanted_media(format: Callable[[str], object]) -> tuple[dict[str, str], dict[str, Exception]]:
