@@ -7,20 +7,20 @@ data, on the same machine, in the same run.
 
 One server runs at a time (loopback only); kb runs three times: with its result cache (the
 default), without it (every request runs the query in a worker process, from the workers'
-in-memory copies of the store when they fit the memory budget), and without it on the
-store on disk (``KB_REPLICA_MEMORY_BYTES=0``, the fallback). Every request draws its own
+in-memory copies of the store when they fit the memory budget), and without it on the store
+on disk (``KB_REPLICA_MEMORY_BYTES=0``, the fallback). Every request draws its own
 parameters (``bench.mix.varied``: a country, a week, a word, an offset), so that a cache
 cannot answer it; the cached server shows what its cache does for such a mix. For each
 server: its start until it answers (and, for kb, until its workers answer from memory), a
-2 s warm-up, the median latency of ``--repeat`` sequential requests per query (after a
-warm-up request with the fixed text of ``bench.mix.MIX``, which also checks that the answer
-is not empty), then ``--clients`` clients (each from its own loopback address, as
-different users) cycling over the mix for ``--seconds``: requests per second, and the
-resident memory of the server with its query workers. Printed: the table of medians with
-ratios, the geometric means, the throughputs, the API's own overhead on a trivial query
-(``ASK {}`` over HTTP, minus the same query on an in-process pyoxigraph store), the load
-average, and the targets with PASS or FAIL. Ratios are what to read: absolute times move
-with the machine's load.
+warm-up of 2 s (``--seconds`` if shorter), the median latency of ``--repeat`` sequential
+requests per query (after a warm-up request with the fixed text of ``bench.mix.MIX``, which
+also checks that the answer is not empty), then ``--clients`` clients (each from its own
+loopback address, as different users) cycling over the mix for ``--seconds``: requests per
+second, and the resident memory of the server with its query workers. Printed: the table of
+medians with ratios, the geometric means, the throughputs, the API's own overhead on a
+trivial query (``ASK {}`` over HTTP, minus the same query on an in-process pyoxigraph
+store), the load average, and the targets with PASS or FAIL. Ratios are what to read:
+absolute times move with the machine's load.
 """
 
 from __future__ import annotations
@@ -388,7 +388,8 @@ def main(argv: list[str]) -> int:
             server = start()
             try:
                 print(f"{server.name}: measuring", file=sys.stderr)  # noqa: T201
-                measure_throughput(server, args.clients, 2.0, args.timeout)  # warm-up
+                warm_up = min(2.0, args.seconds)
+                measure_throughput(server, args.clients, warm_up, args.timeout)
                 repeat = args.repeat if server.name != "rdflib-endpoint" else max(
                     3, args.repeat // 4)
                 measure_latency(server, repeat, args.timeout)
