@@ -30,8 +30,8 @@ from pathlib import Path
 import pyoxigraph as ox_
 
 from bench.generate import generate, parse_size
-from kb.backends import _TwiceReader
 from kb.load_records import file_graph
+from kb.twice import TwiceReader
 
 MEASURE = """
 import resource, subprocess, sys, time
@@ -111,7 +111,7 @@ def main(argv: list[str]) -> int:
         ox = oxigraph_binary()
         same = Path(tmp) / "same-dataset.nq"
         with data.open("rb") as src, same.open("wb") as out:
-            shutil.copyfileobj(_TwiceReader(src, ox_.NamedNode(file_graph(data))), out)
+            shutil.copyfileobj(TwiceReader(src, ox_.NamedNode(file_graph(data))), out, 1 << 20)
         t, peak = best(lambda s: [ox, "load", "--location", str(s), "--file", str(same)])
         rows.append(("oxigraph, same dataset", n, t, peak))
         same.unlink()

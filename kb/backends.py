@@ -9,14 +9,13 @@ operations, all taking and returning pyoxigraph values:
 * ``write(quads, before=)``: run the update ``before`` (if any), then add the quads; a failure
   while reading ``quads`` adds nothing
 * ``bulk_load(source, format, graph=, base_iri=, before=)``: the same for a triple file, parsed
-  by the engine (blank nodes renamed per load)
+  by the engine (blank nodes renamed per load); returns the number of triples it read
+  (duplicates counted), or None where it does not count them
 * ``dump(output, format, graph)``, ``named_graphs()``, ``close()``
 """
 
 from __future__ import annotations
 
-import io
-import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ import pyoxigraph as ox
 
 from kb import union
 from kb.errors import QueryError, StoreError
+from kb.twice import TwiceReader
 
 OxResult = object  # ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | RemoteTriples
 
@@ -103,7 +103,7 @@ class OxigraphBackend:
                 q, ox.Quad(q.subject, q.predicate, q.object, default)))
 
     def bulk_load(self, source: object, format: ox.RdfFormat, *, graph: str, base_iri: str,
-                  before: str | None = None) -> None:
+                  before: str | None = None) -> int | None:
         if before:
             self.store.update(_change(before, union.graphs_named(before), []))
         target = ox.NamedNode(graph)
@@ -111,14 +111,15 @@ class OxigraphBackend:
             if format == ox.RdfFormat.N_TRIPLES:
                 # One pass of the engine's loader over each line twice, as N-Quads: into
                 # the graph and into the union, with the same blank nodes (one load).
+                reader = TwiceReader(source, target)  # type: ignore[arg-type]
                 try:
-                    self.store.bulk_load(_TwiceReader(source, target), ox.RdfFormat.N_QUADS,
-                                         base_iri=base_iri)
+                    self.store.bulk_load(reader, ox.RdfFormat.N_QUADS, base_iri=base_iri)
                 except SyntaxError as e:
-                    raise _TwiceReader.located(e) from None
-            else:
-                self.store.bulk_load(source, format, to_graph=target, base_iri=base_iri)
-                self._copy_to_union(target)
+                    raise reader.located(e) from None
+                return reader.statements
+            self.store.bulk_load(source, format, to_graph=target, base_iri=base_iri)
+            self._copy_to_union(target)
+            return None
 
     @contextmanager
     def _bulk(self) -> Iterator[None]:
@@ -176,49 +177,6 @@ class OxigraphBackend:
         if self.path is not None:
             self.store.flush()
         del self.store
-
-
-class _TwiceReader(io.RawIOBase):
-    """N-Triples (bytes or a binary file) read as N-Quads that hold each triple twice:
-    first in ``graph``, then in the default graph. Every input line becomes two lines, so
-    an error's line number maps back (``located``); columns are unchanged."""
-
-    def __init__(self, source: object, graph: ox.NamedNode) -> None:
-        self._lines = iter(io.BytesIO(source) if isinstance(source, bytes) else source)
-        self._tag = f" {graph} .\n".encode()
-        self._buffer = memoryview(b"")  # sliced without copying: the engine reads 2 KiB a call
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: memoryview) -> int:  # type: ignore[override]
-        while not self._buffer:
-            chunk = list(itertools.islice(self._lines, 4096))
-            if not chunk:
-                return 0
-            self._buffer = memoryview(b"".join(map(self._twice, chunk)))
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
-
-    def _twice(self, line: bytes) -> bytes:
-        triple = line.strip()
-        if not triple or triple.startswith(b"#"):
-            return b"\n\n"
-        if not triple.endswith(b"."):  # a comment after the triple: let the parser cut it
-            parsed = list(ox.parse(triple, format=ox.RdfFormat.N_TRIPLES))
-            if not parsed:
-                return b"\n\n"
-            triple = ox.serialize(parsed, format=ox.RdfFormat.N_TRIPLES).strip()
-        return triple[:-1].rstrip() + self._tag + triple + b"\n"
-
-    @staticmethod
-    def located(e: SyntaxError) -> SyntaxError:
-        """``e`` with the line number of the N-Triples input."""
-        if e.lineno is not None:
-            e.lineno = (e.lineno + 1) // 2
-        return e
 
 
 #: In an on-disk store's folder while a bulk write runs (see ``OxigraphBackend._bulk``).

@@ -424,25 +424,31 @@ class KnowledgeBase:
                 self.generation += 1
 
     def bulk_load(self, source: object, format: ox.RdfFormat, *, graph: str, base_iri: str,
-                  before: str | None = None) -> None:
+                  before: str | None = None) -> int | None:
         """Parse a triple-format ``source`` (bytes or a binary file) with the engine's bulk
         loader into ``graph``, after running the update ``before``; all or nothing. A
         ``source`` that is an iterator of byte chunks (whole lines of N-Triples) is loaded one
         chunk per pass of the loader, in bounded memory, not atomically; the search index
         follows once, at the end (not after each chunk: that re-reads the graph each time).
 
+        Returns the number of triples read (duplicates counted) where the backend counts
+        them (the engine's N-Triples loader does), else None.
+
         Raises:
             SyntaxError: from the engine, with ``lineno`` and ``offset``.
         """
         chunks = [source] if isinstance(source, bytes) or hasattr(source, "read") else source
+        read: int | None = 0
         with self._write_lock, follow_writes(self, graphs=[graph], before=before):
             try:
                 for chunk in chunks:
-                    run_in_engine_thread(self.backend.bulk_load, chunk, format, graph=graph,
-                                         base_iri=base_iri, before=before)
+                    n = run_in_engine_thread(self.backend.bulk_load, chunk, format, graph=graph,
+                                             base_iri=base_iri, before=before)
+                    read = None if n is None or read is None else read + n
                     before = None
             finally:
                 self.generation += 1
+        return read
 
     def refuse_nonconforming(self, apply: Callable[[ox.Store], None]) -> None:
         """Raise ``ValidationFailed`` if ``apply``, run on an in-memory copy of the store,

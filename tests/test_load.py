@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kb import KnowledgeBase, LoadError
+from kb import KnowledgeBase, LoadError, twice
 from kb.namespaces import GRAPH, LOADS_GRAPH
 from kb.safety import check_xml
 from tests.conftest import DATA
@@ -89,6 +89,49 @@ def test_syntax_error_names_file_line_column_and_adds_nothing(
     message = str(info.value)
     assert "broken.ttl" in message and "line 6" in message and "column" in message
     assert info.value.line == 6
+    assert len(memory_kb) == 0
+
+
+def _ntriples(lines: list[str]) -> str:
+    return "\n".join(lines)  # no newline after the last line
+
+
+NT_LINES = [f'<{EX}s{i}> <{EX}p> "v {i}" .' for i in range(20)]
+NT_LINES[3] = f"<{EX}s3> <{EX}p> <{EX}o#3>. # a comment after the triple, ending with a dot."
+NT_LINES[5] = "# a comment line ."
+NT_LINES[7] = ""
+NT_LINES[9] = f"<{EX}s9>\t<{EX}p>  _:b .\r"
+NT_LINES[10] = f"<{EX}s10> <{EX}p> _:b ."
+
+
+def test_ntriples_read_in_blocks_keep_every_triple_in_its_graph_and_the_union(
+    memory_kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(twice, "BLOCK", 64)  # many blocks, cut in the middle of lines
+    doc = tmp_path / "lines.nt"
+    doc.write_text(_ntriples(NT_LINES))
+    assert memory_kb.load([doc]).triples == 18
+    graph = f"{GRAPH}file/lines.nt"
+    assert graph_sizes(memory_kb) == {graph: 18}
+    for where in (f"GRAPH <{graph}> {{ ?s ?p ?o }}", f"?s <{EX}p> ?o"):  # graph, union
+        rows = memory_kb.select(f"SELECT ?s ?o WHERE {{ {where} }}")
+        assert len(rows) == 18
+        assert len({r["o"] for r in rows if str(r["s"]) in (f"{EX}s9", f"{EX}s10")}) == 1
+    again = memory_kb.load([doc])  # the digest taken while loading is the file's
+    assert [f.skipped for f in again.files] == [True]
+
+
+def test_ntriples_syntax_error_in_a_later_block_names_its_line_and_column(
+    memory_kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(twice, "BLOCK", 64)
+    lines = list(NT_LINES)
+    lines[16] = f"<{EX}s16> <{EX}p> <{EX}o> <{EX}extra> ."
+    doc = tmp_path / "broken.nt"
+    doc.write_text(_ntriples(lines))
+    with pytest.raises(LoadError) as info:
+        memory_kb.load([doc])
+    assert (info.value.line, info.value.column) == (17, len(f"<{EX}s16> <{EX}p> <{EX}o> ") + 1)
     assert len(memory_kb) == 0
 
 
