@@ -304,14 +304,11 @@ def _open_input(plan: _Plan, progress: ProgressFactory | None,
     try:
         size = plan.path.stat().st_size
         with plan.path.open("rb") as f:
+            sinks: list[Callable[[bytes], object]] = [] if digest is None else [digest.update]
             if progress is not None and size >= PROGRESS_BYTES:
                 advance = progress(plan.path.name, size)
-            elif digest is not None:
-                advance = None
-            else:
-                yield f
-                return
-            yield _ProgressReader(f, advance, digest)
+                sinks.append(lambda chunk: advance(len(chunk)))
+            yield _ProgressReader(f, sinks) if sinks else f
     except OSError as e:
         raise LoadError(f"cannot read: {e.strerror or e}", path=str(plan.path)) from None
 
@@ -355,32 +352,24 @@ def _quads(plan: _Plan, progress: ProgressFactory | None) -> Iterator[ox.Quad]:
 
 
 class _ProgressReader:
-    """A binary file wrapper that reports how many bytes have been read (``advance``) and
-    hashes them (``digest``)."""
+    """A binary file wrapper that hands the bytes read to ``sinks`` (a progress bar's count,
+    a digest)."""
 
-    def __init__(self, f: IO[bytes], advance: Callable[[int], None] | None,
-                 digest: hashlib._Hash | None = None) -> None:
+    def __init__(self, f: IO[bytes], sinks: list[Callable[[bytes], object]]) -> None:
         self._f = f
-        self._advance = advance
-        self._digest = digest
+        self._sinks = sinks
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._f.read(size)
-        if self._advance is not None:
-            self._advance(len(chunk))
-        if self._digest is not None:
-            self._digest.update(chunk)
+        for sink in self._sinks:
+            sink(chunk)
         return chunk
 
     def readinto(self, buffer: bytearray) -> int:
         n = self._f.readinto(buffer) or 0  # type: ignore[attr-defined]
-        if self._advance is not None:
-            self._advance(n)
-        if self._digest is not None:
-            self._digest.update(memoryview(buffer)[:n])
+        for sink in self._sinks:
+            sink(bytes(memoryview(buffer)[:n]))
         return n
-
-
 
 
 def upload_quads(
