@@ -8,6 +8,10 @@ the sources (``kb.union``): an instance stated by three sources counts once. A p
 ``size`` instances (``LIMIT``/``OFFSET``), never the whole class; then one more query
 describes just those instances.
 
+Over 400 lines: the class page's queries (the narrowed instances, their sort keys, facets and
+description) are written from the same patterns and tuned together (bench/README.md,
+"The narrowed class page"); apart, a change to one pattern would miss the others.
+
 >>> period_of("2020-03-28")
 '2020-03'
 """
