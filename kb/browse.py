@@ -253,7 +253,7 @@ def class_page(kb: Any, cls: str, *, filters: dict[str, str] | None = None,
     else:  # too many to sort: the engine's order, which is stable between requests
         text = (_PREFIXES + f"SELECT DISTINCT ?s WHERE {{\n  {where}\n}}"
                 f" LIMIT {size} OFFSET {offset}")
-        page = [r["s"] for r in string_rows(kb, text, bindings) if r["s"]]
+        page = kb.run(text, lambda raw: [_name(row["s"]) for row in raw], bindings=bindings)
     # the facets' sample is the first instances in the engine's order: those read already,
     # when they are all IRIs (which VALUES can bind)
     sample = list(keys) if keys is not None and named else None
@@ -312,13 +312,19 @@ def _sort_keys(kb: Any, where: str, bindings: dict,
         for row in raw:
             term = row["s"]
             named = named and isinstance(term, ox.NamedNode)
-            iri = term.value
+            iri = _name(term)
             key = iri if sort == "iri" else (None if row["key"] is None else row["key"].value)
             if iri not in keys or (key is not None and (keys[iri] is None or key < keys[iri])):
                 keys[iri] = key
         return keys, named
 
     return kb.run(text, consume, bindings=bindings)
+
+
+def _name(term: ox.NamedNode | ox.BlankNode) -> str:
+    """An instance as the page names it: its IRI, or ``_:id`` for a blank node (a value such
+    as a ``qudt:QuantityValue``, which no query can find again and no link can name)."""
+    return term.value if isinstance(term, ox.NamedNode) else str(term)
 
 
 def _ordered(keys: dict[str, str | None], desc: bool) -> list[str]:
@@ -404,15 +410,16 @@ DESCRIBE = _PREFIXES + f"""SELECT ?s ?what ?v ?vl WHERE {{
 
 def describe(kb: Any, iris: list[str]) -> list[dict[str, Any]]:
     """Label, countries, products, dates and source graphs of each of ``iris`` (in their
-    order). The IRIs come from the store and are written by pyoxigraph."""
-    if not iris:
-        return []
-    values = " ".join(str(ox.NamedNode(i)) for i in iris)
-    text = DESCRIBE.replace("WHERE {", f"WHERE {{\n  VALUES ?s {{ {values} }}", 1)
+    order). The IRIs come from the store and are written by pyoxigraph; a blank node
+    (``_:id``) keeps its id alone, with no IRI to link to."""
     out: dict[str, dict[str, Any]] = {
-        i: {"iri": i, "short": short(i), "label": "", "country": [], "product": [], "date": [],
-            "printed": [], "source": []} for i in iris}
-    for r in string_rows(kb, text):
+        i: {"iri": None if i.startswith("_:") else i, "short": short(i), "label": "",
+            "country": [], "product": [], "date": [], "printed": [], "source": []}
+        for i in iris}
+    named = [i for i in iris if not i.startswith("_:")]
+    values = " ".join(str(ox.NamedNode(i)) for i in named)
+    text = DESCRIBE.replace("WHERE {", f"WHERE {{\n  VALUES ?s {{ {values} }}", 1)
+    for r in string_rows(kb, text) if named else []:
         row, what, value = out[r["s"] or ""], r["what"], r["v"] or ""
         if what == "label":
             row["label"] = row["label"] or value
