@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from kb import KnowledgeBase
-from kb.bundled import DATA_DIR, ONTOLOGY_FILE
+from kb.bundled import DATA_DIR, ONTOLOGY_FILE, load_bundled
 from kb.namespaces import ONTOLOGY_GRAPH
 
 pytest_plugins = ["tests.browser"]  # the headless-browser fixtures: browser, page
@@ -83,6 +83,23 @@ def run_kb(*args: str, store: Path | str | None = None, input: str | None = None
 def memory_kb() -> Iterator[KnowledgeBase]:
     """An empty in-memory store."""
     with KnowledgeBase.open("memory") as kb:
+        yield kb
+
+
+@pytest.fixture
+def groups_kb() -> Iterator[KnowledgeBase]:
+    """Two triangles (a b c), (d e f) joined by c -bridge-> d; g -> a. 9 triples."""
+    with KnowledgeBase.open("memory") as kb:
+        kb.load([DATA / "two-groups.ttl"])
+        yield kb
+
+
+@pytest.fixture(scope="session")
+def bundled() -> Iterator[KnowledgeBase]:
+    """The ontology and data/ in memory, shared by the whole run: read-only for the tests (a
+    module that needs more, or other data, defines its own ``bundled``)."""
+    with KnowledgeBase.open("memory") as kb:
+        load_bundled(kb)
         yield kb
 
 

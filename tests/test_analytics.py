@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -10,25 +9,10 @@ import pytest
 
 from kb import KnowledgeBase, NotFound
 from kb import analytics as a
-from kb.bundled import load_bundled
 from tests.conftest import DATA, run_kb, serve
 
 EX = "http://example.org/"
 ID = "https://w3id.org/medsupply-kb/id/"
-
-
-@pytest.fixture
-def groups_kb() -> Iterator[KnowledgeBase]:
-    with KnowledgeBase.open("memory") as kb:
-        kb.load([DATA / "two-groups.ttl"])
-        yield kb
-
-
-@pytest.fixture(scope="module")
-def bundled() -> Iterator[KnowledgeBase]:
-    with KnowledgeBase.open("memory") as kb:
-        load_bundled(kb)
-        yield kb
 
 
 def test_projection_keeps_literals_as_attributes(groups_kb: KnowledgeBase) -> None:

@@ -96,6 +96,19 @@ def test_class_page_pages_sorts_and_filters(server: str) -> None:
     assert "2 instances" in html.text and "Finland" in html.text
 
 
+def test_every_class_listed_has_its_page(server: str) -> None:
+    """Classes of blank nodes (quantities, instants) too: their rows name the node, with no
+    link, since no IRI names it."""
+    for c in get(server, "/classes.json").json():
+        page = get(server, f"/classes/{c['curie']}.json?size=3").json()
+        assert page["total"] == c["instances"], c
+    quantities = get(server, "/classes/qudt:QuantityValue.json?size=3").json()["rows"]
+    assert quantities and all(r["iri"] is None and r["short"].startswith("_:")
+                              for r in quantities)
+    html = get(server, "/classes/qudt:QuantityValue?size=3").text
+    assert quantities[0]["short"] in html and "/resource?iri=None" not in html
+
+
 def test_class_page_refuses_bad_input(server: str) -> None:
     for query in ("sort=nonsense", "period=March", "size=0", "page=0", "country=%3Cbad%20iri%3E"):
         response = httpx.get(f"{server}/classes/ms:Country.json?{query}")

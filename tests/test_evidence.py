@@ -4,7 +4,6 @@ curators' readings kept apart, and the query writer's guide of ontology/README.m
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from rdflib import Graph
@@ -17,13 +16,6 @@ from kb.validate import facts_without_evidence, validate, validate_store
 
 MS, GSRC, ID = PREFIXES["ms"], PREFIXES["gsrc"], PREFIXES["msid"]
 GUIDE_HEADING = "## A query writer's guide: words, evidence, dates, readings"
-
-
-@pytest.fixture(scope="module")
-def bundled() -> Iterator[KnowledgeBase]:
-    with KnowledgeBase.open("memory") as kb:
-        load_bundled(kb)
-        yield kb
 
 
 def select(kb: KnowledgeBase, query: str) -> list[dict[str, str]]:

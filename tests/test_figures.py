@@ -32,13 +32,6 @@ SUMMED_MASKS = 3.86e9 + 50.9e9 + 3.86e9  # what the flows used to report: 58.62 
 
 
 @pytest.fixture(scope="module")
-def bundled() -> Iterator[KnowledgeBase]:
-    with KnowledgeBase.open("memory") as kb:
-        load_bundled(kb)
-        yield kb
-
-
-@pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An on-disk store with the ontology and the bundled data, loaded by the CLI."""
     path = tmp_path_factory.mktemp("figures") / "store"

@@ -8,28 +8,11 @@ import pytest
 
 from kb import InvalidParameter, KnowledgeBase, NotFound, topic_graphs
 from kb import projections as p
-from kb.bundled import load_bundled
 from kb.neighbourhood import neighbourhood
-from tests.conftest import DATA
 
 EX = "http://example.org/"
 ID = "https://w3id.org/medsupply-kb/id/"
 MS = "https://w3id.org/medsupply-kb/ontology#"
-
-
-@pytest.fixture
-def groups_kb() -> Iterator[KnowledgeBase]:
-    """Two triangles (a b c), (d e f) joined by c -bridge-> d; g -> a. 9 triples."""
-    with KnowledgeBase.open("memory") as kb:
-        kb.load([DATA / "two-groups.ttl"])
-        yield kb
-
-
-@pytest.fixture(scope="module")
-def bundled() -> Iterator[KnowledgeBase]:
-    with KnowledgeBase.open("memory") as kb:
-        load_bundled(kb)
-        yield kb
 
 
 def test_neighbourhood_by_depth(groups_kb: KnowledgeBase) -> None:

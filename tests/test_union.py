@@ -165,13 +165,6 @@ def test_a_store_from_an_earlier_version_gets_its_union(tmp_path: Path) -> None:
 # --- every path that answers ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bundled() -> Iterator[KnowledgeBase]:
-    with KnowledgeBase.open("memory") as kb:
-        load_bundled(kb)
-        yield kb
-
-
 def test_the_incident_list_has_one_row_per_incident_and_label(bundled: KnowledgeBase) -> None:
     rows = bundled.select(
         "PREFIX ms: <https://w3id.org/medsupply-kb/ontology#> "
