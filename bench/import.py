@@ -27,7 +27,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.generate import parse_size
 from bench.load import measure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +74,17 @@ def generate_rows(rows: int, path: Path, seed: int = 42) -> Path:
 TARGET_RATIO, TARGET_MB = 1.5, 1024
 
 
+def parse_rows(text: str) -> int:
+    """A number of rows, with ``k`` or ``m`` for thousands or millions.
+
+    >>> parse_rows("200k"), parse_rows("1m"), parse_rows("1_500")
+    (200000, 1000000, 1500)
+    """
+    text = text.strip().lower().replace("_", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench import", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,7 +92,7 @@ def main(argv: list[str]) -> int:
                         help="10k, 100k, 1m or a number of rows; several, comma-separated "
                              "(100k,200k), show how time and peak memory grow with the rows")
     args = parser.parse_args(argv)
-    sizes = [parse_size(size) for size in args.rows.split(",")]
+    sizes = [parse_rows(size) for size in args.rows.split(",")]
     results = [run(rows) for rows in sizes]
     if len(results) > 1:
         print("\nkb import by rows:")  # noqa: T201
