@@ -119,7 +119,7 @@ def test_the_import_benchmark_imports_every_generated_row() -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "bench", "import", "--rows", "300"],
+    done = subprocess.run([sys.executable, "-m", "bench", "import", "--rows", "0.3k"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "300 rows" in done.stdout

@@ -239,7 +239,7 @@ def test_the_cli_reports_bad_rows_and_dry_runs(tmp_path):
 
 def test_a_large_import_is_written_in_chunks_and_replaced_alike(kb, tmp_path, monkeypatch):
     monkeypatch.setattr("kb.imports.ATOMIC_TRIPLES", 10)
-    monkeypatch.setattr("kb.imports.CHUNK_QUADS", 7)
+    monkeypatch.setattr("kb.imports.CHUNK_TRIPLES", 7)
     path = table(tmp_path, HEADER + GOOD + "202004,Export,China,Netherlands,901920,u,1200,\n")
     report = import_table(kb, path, "trade-statistics")
     stored = kb.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{GRAPH}file/trade.csv> "
