@@ -27,11 +27,12 @@ COMMON = {"CN": ["China"], "NL": ["the Netherlands", "Holland"], "GB": ["United 
 #: Members of the European Union (and of the European Communities before it): the day they
 #: joined and, for the United Kingdom, the day it left (source:eu-member-states).
 EU_MEMBERS = {
-    **{c: ("1958-01-01", None) for c in ("BE", "DE", "FR", "IT", "LU", "NL")},
-    **{c: ("1973-01-01", None) for c in ("DK", "IE")}, "GB": ("1973-01-01", "2020-01-31"),
+    **dict.fromkeys(("BE", "DE", "FR", "IT", "LU", "NL"), ("1958-01-01", None)),
+    **dict.fromkeys(("DK", "IE"), ("1973-01-01", None)), "GB": ("1973-01-01", "2020-01-31"),
     "GR": ("1981-01-01", None), "ES": ("1986-01-01", None), "PT": ("1986-01-01", None),
-    **{c: ("1995-01-01", None) for c in ("AT", "FI", "SE")},
-    **{c: ("2004-05-01", None) for c in ("CY", "CZ", "EE", "HU", "LV", "LT", "MT", "PL", "SK", "SI")},
+    **dict.fromkeys(("AT", "FI", "SE"), ("1995-01-01", None)),
+    **dict.fromkeys(("CY", "CZ", "EE", "HU", "LV", "LT", "MT", "PL", "SK", "SI"),
+                    ("2004-05-01", None)),
     "BG": ("2007-01-01", None), "RO": ("2007-01-01", None), "HR": ("2013-07-01", None),
 }
 
@@ -65,7 +66,8 @@ def render() -> str:
         alt = [n for n in [c.name, getattr(c, "official_name", None), *COMMON.get(c.alpha_2, [])]
                if n and n != name]
         if alt:
-            parts.append(f"      skos:altLabel {', '.join(literal(a) for a in dict.fromkeys(alt))} ;")
+            names = ", ".join(literal(a) for a in dict.fromkeys(alt))
+            parts.append(f"      skos:altLabel {names} ;")
         if c.alpha_2 in WIKIDATA:
             parts.append(f"      skos:exactMatch wd:{WIKIDATA[c.alpha_2]} ;")
         parts.append(f'      ms:iso3166Alpha2 "{c.alpha_2}" ; ms:iso3166Alpha3 "{c.alpha_3}" .')
@@ -81,7 +83,8 @@ def render() -> str:
     for code, (start, end) in sorted(EU_MEMBERS.items()):
         during = f'time:hasBeginning [ a time:Instant ; time:inXSDDate "{start}"^^xsd:date ]'
         if end:
-            during += f' ;\n          time:hasEnd [ a time:Instant ; time:inXSDDate "{end}"^^xsd:date ]'
+            during += (f' ;\n          time:hasEnd'
+                       f' [ a time:Instant ; time:inXSDDate "{end}"^^xsd:date ]')
         lines += [
             f"  membership:eu-{code} a org:Membership ; org:member country:{code} ;"
             " org:organization country:EU ;",
