@@ -18,9 +18,12 @@ description) are written from the same patterns and tuned together (bench/README
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import pyoxigraph as ox
 
@@ -29,6 +32,8 @@ from kb.namespaces import MS, PREFIXES, expand
 
 __all__ = ["DIMENSIONS", "SORTS", "ClassPage", "class_page", "classes", "labels", "period_of",
            "short", "string_rows"]
+
+T = TypeVar("T")
 
 _PREFIXES = f"""PREFIX ms: <{MS}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -257,11 +262,24 @@ def class_page(kb: Any, cls: str, *, filters: dict[str, str] | None = None,
     # the facets' sample is the first instances in the engine's order: those read already,
     # when they are all IRIs (which VALUES can bind)
     sample = list(keys) if keys is not None and named else None
+    rows, facets = _together(functools.partial(describe, kb, page),
+                             functools.partial(_facets, kb, where, bindings, facet_limit, sample))
     return ClassPage(cls=cls_node.value, label=label[0]["l"] if label else "", total=total,
                      offset=offset, size=size, sort=sort if sortable else "", desc=desc,
-                     filters=filters, rows=describe(kb, page),
-                     facets=_facets(kb, where, bindings, facet_limit, sample),
+                     filters=filters, rows=rows, facets=facets,
                      facet_sample=min(total, FACET_SAMPLE))
+
+
+def _together(*calls: Callable[[], T]) -> list[T]:
+    """The results of ``calls``, run at once: the engine releases the GIL while it evaluates
+    a query, so the page's independent queries (the rows' description, the facets' pieces)
+    overlap (at 1M triples, 43 + 58 + 41 ms one after the other)."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(len(calls) - 1) as pool:
+        later = [pool.submit(call) for call in calls[1:]]
+        first = calls[0]()
+        return [first, *(future.result() for future in later)]
 
 
 def _count(kb: Any, where: str, bindings: dict, narrowed: bool) -> int:
@@ -367,8 +385,9 @@ def _facets(kb: Any, where: str, bindings: dict, limit: int,
                  for values in _chunks(instances[:FACET_SAMPLE], room)]
         bound = {"cls": bindings["cls"]}
     totals: dict[tuple[str, str], int] = {}
-    for text in texts:
-        for r in string_rows(kb, text, bound):
+    for answer in _together(*(functools.partial(string_rows, kb, text, bound)
+                              for text in texts)):
+        for r in answer:
             if r["v"] is not None and r["dim"] in DIMENSIONS:
                 totals[r["dim"], r["v"]] = totals.get((r["dim"], r["v"]), 0) + int(r["n"] or 0)
     counts: dict[str, list[tuple[int, str]]] = {dim: [] for dim in DIMENSIONS}
