@@ -12,6 +12,8 @@ own order (its first offer is its default).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import mimeparse
 import pyoxigraph as ox
 
@@ -120,7 +122,19 @@ def best(accept: str | Accept | None, offers: list[str]) -> str | None:
     >>> best("*/*, text/csv;q=0", ["text/csv"]) is None
     True
     """
-    parsed = accept if isinstance(accept, Accept) else Accept(accept)
+    if not isinstance(accept, Accept):
+        return _best_for_header(accept, tuple(offers))
+    return _best(accept, offers)
+
+
+@lru_cache(maxsize=512)
+def _best_for_header(accept: str | None, offers: tuple[str, ...]) -> str | None:
+    """:func:`best` for a header as sent: clients send few different ones, and parsing
+    and ranking took a quarter of the server's time on a trivial query (``ASK {}``)."""
+    return _best(Accept(accept), offers)
+
+
+def _best(parsed: Accept, offers: list[str] | tuple[str, ...]) -> str | None:
     chosen, chosen_key = None, None
     for order, offer in enumerate(offers):
         rank = parsed.rank(offer)
@@ -142,6 +156,7 @@ def require(accept: str | None, offers: list[str]) -> str:
     return found
 
 
+@lru_cache(maxsize=512)
 def choose(kind: str, accept: str | None, format_name: str | None = None):
     """The format for a SPARQL result of ``kind`` (select, ask, graph): from ``format_name``
     when it names one that fits, else the best match of ``accept``.
