@@ -61,6 +61,7 @@ def create_app(kb: KnowledgeBase, settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(search.router)
     app.mount("/static", Assets(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(sparql.QueryFastPath)  # GET /sparql?query=…, past FastAPI's routing
     # Reads may come from any origin, without credentials; writes need a bearer token,
     # which a cross-origin page cannot send (Authorization is not an allowed header).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,

@@ -181,9 +181,13 @@ def choose(kind: str, accept: str | None, format_name: str | None = None):
     return formats[found]
 
 
+_EVERY_FORMAT_OR_HTML = (*(m for m, _ in RESULTS + GRAPHS), "text/html")
+
+
 def prefers_html(accept: str | None, alternatives: list[str] | None = None) -> bool:
     """True when ``text/html`` fits ``accept`` better than every one of ``alternatives``
     (default: every SPARQL result and graph format): a browser's header gives a page,
     ``*/*`` alone does not."""
-    others = alternatives if alternatives is not None else [m for m, _ in RESULTS + GRAPHS]
-    return best(accept, [*others, "text/html"]) == "text/html"
+    if alternatives is None:
+        return _best_for_header(accept, _EVERY_FORMAT_OR_HTML) == "text/html"
+    return best(accept, [*alternatives, "text/html"]) == "text/html"

@@ -2,10 +2,11 @@
 (``Worker``), the two ends of one pipe.
 
 The server sends a request (its snapshot, the query, the dataset, the formats, the answer's
-cap, the prefixes) and the worker replies ``("ok", kind, media type, size, served from)``
-followed by the answer's bytes, or ``("format", kind)``, ``("too-large",)``, ``("memory",)``
-or ``("error", exception)``. ``("load", kind, path, image)`` asks an idle worker to load a
-snapshot's in-memory image (no reply); ``None`` stops it.
+cap, the prefixes) and the worker replies ``("ok", kind, media type, answer, served from)``
+(for an answer of ``INLINE_BYTES`` or more, its size, then its bytes unpickled), or
+``("format", kind)``, ``("too-large",)``, ``("memory",)`` or ``("error", exception)``.
+``("load", kind, path, image)`` asks an idle worker to load a snapshot's in-memory image
+(no reply); ``None`` stops it.
 
 A worker answers from an in-memory copy of the store when the request names an image
 (``kb.snapshots``) and the worker has loaded that image; until then, from the checkpoint
@@ -34,7 +35,8 @@ Reply = tuple
 KINDS = ("select", "ask", "graph")
 #: How much lower than the server the query workers run (``os.nice``).
 WORKER_NICENESS = 10
-#: Answers smaller than this are read on the event loop; larger ones on a thread.
+#: Answers smaller than this come in the reply itself and are read on the event loop; a
+#: larger one's bytes follow its reply, read on a thread.
 INLINE_BYTES = 256 * 1024
 #: An image up to this size is loaded before the query that names it (about 0.1 s);
 #: a larger one by a thread, while the checkpoint on disk answers.
@@ -77,9 +79,11 @@ class Worker:
             if not self.conn.poll(max(0.0, timeout)):
                 raise WorkerLost(timed_out=True)
             reply = self.conn.recv()
-            if reply[0] == "ok":  # the answer's bytes follow, unpickled
-                self.served_from = reply[4]
-                reply = (*reply[:3], self.conn.recv_bytes())
+            if reply[0] == "ok":
+                _, _, _, data, self.served_from = reply
+                if isinstance(data, int):  # a large answer: its bytes follow, unpickled
+                    data = self.conn.recv_bytes()
+                reply = (*reply[:3], data)
             return reply
         except (EOFError, OSError):
             raise WorkerLost(timed_out=False) from None
@@ -96,11 +100,11 @@ class Worker:
             self.conn.send(request)
             if not await readable:
                 raise WorkerLost(timed_out=True)
-            reply = self.conn.recv()  # a small header, already in the pipe
+            reply = self.conn.recv()  # an error, a small answer, or a large one's header
             if reply[0] == "ok":
-                _, _, _, size, self.served_from = reply
-                data = (self.conn.recv_bytes() if size < INLINE_BYTES
-                        else await asyncio.to_thread(self.conn.recv_bytes))
+                _, _, _, data, self.served_from = reply
+                if isinstance(data, int):  # the size of a large answer, whose bytes follow
+                    data = await asyncio.to_thread(self.conn.recv_bytes)
                 reply = (*reply[:3], data)
             return reply
         except (EOFError, OSError):
@@ -230,11 +234,11 @@ def _serve_requests(conn: Connection) -> None:
         store = copies.store(kind, path, image)
         served_from = "memory" if kind == "nquads" or store is copies.memory else "disk"
         reply = _answer(store, text, media, default_graph, named_graphs, limit, prefixes)
-        if reply[0] == "ok":  # a small header, then the bytes as they are
+        if reply[0] == "ok" and len(reply[3]) >= INLINE_BYTES:  # the size, then the bytes
             conn.send((*reply[:3], len(reply[3]), served_from))
             conn.send_bytes(reply[3])
-        else:
-            conn.send(reply)
+        else:  # one message: one write, one wake-up of the server
+            conn.send((*reply, served_from) if reply[0] == "ok" else reply)
 
 
 class _Copies:

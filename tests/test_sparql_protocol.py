@@ -224,6 +224,31 @@ def test_protocol_queries_by_get_form_and_direct_post(protocol_server: str) -> N
     assert _ask(httpx.get(url, params={"query": "ASK {}"}))
 
 
+@pytest.mark.parametrize("query, params, accept", [
+    (LABELS, {}, "text/csv"),
+    (LABELS, {"format": "tsv"}, None),
+    (LABELS, {}, "application/sparql-results+xml, */*;q=0.1"),
+    (KNOWS, {}, "text/turtle"),
+    ("ASK { GRAPH ?g { ?g a ?t } }", {"named-graph-uri": [G1, G2]}, None),
+    ("ASK { ?s ?p ?o }", {"default-graph-uri": [G3]}, "application/sparql-results+json"),
+    ("SELECT * WHERE { ?s ?p }", {}, None),  # 400, with the line and column
+    (LABELS, {}, "image/png"),  # 406
+    (f"SELECT * FROM <{EX}nowhere> WHERE {{ ?s ?p ?o }}", {}, None),
+])
+def test_get_and_post_answer_alike(protocol_server: str, query: str, params: dict,
+                                   accept: str | None) -> None:
+    """A GET query (answered before FastAPI's routing, ``QueryFastPath``) and the same
+    query by direct POST (FastAPI's route) get the same status, headers and body."""
+    url = f"{protocol_server}/sparql"
+    headers = {"Accept": accept} if accept else {}
+    got = httpx.get(url, params={"query": query, **params}, headers=headers)
+    posted = httpx.post(url, params=params, content=query, headers={**headers, **DIRECT_QUERY})
+    assert got.status_code == posted.status_code, (got.text, posted.text)
+    for name in ("content-type", "vary", "retry-after"):
+        assert got.headers.get(name) == posted.headers.get(name), name
+    assert got.content == posted.content
+
+
 def test_protocol_dataset_parameters(protocol_server: str) -> None:
     """default-graph-uri and named-graph-uri make the dataset, by GET and by POST."""
     url = f"{protocol_server}/sparql"
@@ -415,3 +440,17 @@ def test_content_length_with_transfer_encoding_is_refused_and_closed(protocol_se
     head = answer.split(b"\r\n\r\n")[0].lower()
     assert head.startswith(b"http/1.1 400") and b"connection: close" in head
     assert b"Content-Length and Transfer-Encoding" in answer
+
+
+def test_a_request_head_that_never_ends_is_refused_and_closed(protocol_server: str) -> None:
+    """Header lines past MAX_HEAD_BYTES with no end of the head: 431 and the connection
+    closed, without waiting for the head's timeout (the parser sets no limit itself)."""
+    from api.server import MAX_HEAD_BYTES
+
+    lines = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"x" * 1000)
+                     for i in range(MAX_HEAD_BYTES // 1000 + 8))
+    answer = _raw(protocol_server, b"GET /health HTTP/1.1\r\nHost: x\r\n" + lines)
+    head = answer.split(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 431") and b"connection: close" in head
+    assert b"HeaderTooLarge" in answer
+    assert httpx.get(f"{protocol_server}/health").status_code == 200

