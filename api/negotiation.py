@@ -156,7 +156,6 @@ def require(accept: str | None, offers: list[str]) -> str:
     return found
 
 
-@lru_cache(maxsize=512)
 def choose(kind: str, accept: str | None, format_name: str | None = None):
     """The format for a SPARQL result of ``kind`` (select, ask, graph): from ``format_name``
     when it names one that fits, else the best match of ``accept``.
@@ -164,6 +163,17 @@ def choose(kind: str, accept: str | None, format_name: str | None = None):
     Raises:
         NotAcceptable: nothing fits; the message lists what would.
     """
+    found = _choose(kind, accept, format_name)
+    if isinstance(found, NotAcceptable):  # a fresh one: a raised exception keeps its frames
+        raise NotAcceptable(*found.args)
+    return found
+
+
+@lru_cache(maxsize=512)
+def _choose(kind: str, accept: str | None, format_name: str | None):
+    """``choose``, with the refusal returned, so that it is cached too: every query asks for
+    all three kinds (``kb.worker_process.wanted_media``), and a client's Accept header
+    refuses one or two of them each time."""
     table = GRAPHS + GRAPH_ALIASES if kind == "graph" else RESULTS
     formats = dict(reversed(table))  # media type -> format, the first entry wins
     if format_name:  # a name that does not fit this kind of result leaves it to Accept
@@ -175,7 +185,7 @@ def choose(kind: str, accept: str | None, format_name: str | None = None):
     parsed = Accept(accept)
     found = best(parsed, [m for m, f in table if not parsed.refuses(f.media_type)])
     if found is None:
-        raise NotAcceptable(
+        return NotAcceptable(
             f"None of the requested types ({accept}) fits a {kind} result; acceptable: "
             + ", ".join(m for m, _ in table))
     return formats[found]
