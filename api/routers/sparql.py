@@ -47,11 +47,11 @@ FAST_PARAMETERS = frozenset({"query", "default-graph-uri", "named-graph-uri", "f
 
 
 class QueryFastPath:
-    """``GET /sparql?query=…`` answered in plain ASGI, before FastAPI's routing, dependency
-    injection and middleware: the same answer as ``sparql_get`` (``_answer``), about 0.25 ms
+    """``GET /sparql?query=…`` answered in plain ASGI, before FastAPI's routing and
+    dependency injection: the same answer as ``sparql_get`` (``_answer``), about 0.3 ms
     sooner. Measured on a 1M-triple store with the query workers on their memory copies, a
-    label lookup took 1.50 ms through FastAPI and 1.29 ms here (`bench sparql` compares the
-    server with Oxigraph's, whose whole answer takes 0.56 ms). ``sparql_get`` stays the
+    label lookup took 1.50 ms through FastAPI and 1.19 ms here (`bench sparql` compares the
+    server with Oxigraph's, whose whole answer takes 0.53 ms). ``sparql_get`` stays the
     documented route (OpenAPI) and answers every other request: a browser's for an HTML
     page, the service description, a POST, a repeated or unknown parameter, another method.
     It sits inside the CORS middleware, which adds its headers as to any answer."""
