@@ -27,6 +27,10 @@ import json
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.errors import BadRequest, error_body
+from api.negotiation import HeaderTooLarge
+from kb.errors import KbError
+
 #: Bytes of an incomplete request head after which the connection is refused (431) and
 #: closed. llhttp sets no limit of its own; ``api.security.HeaderLimit`` refuses complete
 #: heads over 16 KB.
@@ -99,19 +103,20 @@ def protocol_with_header_timeout(seconds: float, io_timeout: float = 30.0,
 
         def _refuse_head(self) -> None:
             """431 for a request head that never ends, then close."""
-            self._refuse(431, "Request Header Fields Too Large", "HeaderTooLarge",
-                         f"The request head is larger than {MAX_HEAD_BYTES:,} bytes")
+            self._refuse(431, "Request Header Fields Too Large", HeaderTooLarge(
+                f"The request head is larger than {MAX_HEAD_BYTES:,} bytes"))
 
         def send_400_response(self, msg: str) -> None:
             """The parser's refusal (malformed HTTP, or a request smuggling's signs) in the
             API's one error shape, then close."""
-            self._refuse(400, "Bad Request", "BadRequest", (
+            self._refuse(400, "Bad Request", BadRequest(
                 "Invalid HTTP/1.1 request: malformed, or with both Content-Length and "
                 "Transfer-Encoding (send one of them)"))
 
-        def _refuse(self, status: int, reason: str, kind: str, error: str) -> None:
-            body = json.dumps({"ok": False, "status": status, "error": error,
-                               "type": kind}).encode()
+        def _refuse(self, status: int, reason: str, error: KbError) -> None:
+            """``error`` in the API's one error shape (below the application: no ASGI), then
+            close the connection."""
+            body = json.dumps(error_body(error, status)).encode()
             self.transport.write(
                 f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
                 f"connection: close\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
