@@ -140,7 +140,9 @@ def protocol_with_header_timeout(seconds: float, io_timeout: float = 30.0,
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing():
+            # A pipelined request whose head came meanwhile has just started (uvicorn starts
+            # it in there): no head is awaited until its own answer is complete.
+            if not self.transport.is_closing() and self.cycle.response_complete:
                 self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
